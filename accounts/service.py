@@ -1,0 +1,118 @@
+"""Creating users and tokens, checking passwords and bearer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from accounts.models import ApiToken, User
+from engine.models import Department
+from engine.actors import ROLES, Actor
+from engine.db import utcnow
+from engine.errors import EngineError, NotFound
+
+TOKEN_PREFIX = "mc_"
+SCOPES = ("read", "start", "complete", "messages", "deploy", "admin")
+# last_used_at is written at most this often, so reads do not turn into writes
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def actor_for(user: User) -> Actor:
+    return Actor(
+        username=user.username,
+        roles=frozenset(user.roles or ()),
+        groups=frozenset(d.code for d in user.departments),
+    )
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"user {username!r} not found")
+    return user
+
+
+def ensure_department(session: Session, code: str, name_vi: str, name_en: str | None = None) -> Department:
+    dept = session.get(Department, code)
+    if dept is None:
+        dept = Department(code=code, name_vi=name_vi, name_en=name_en)
+        session.add(dept)
+    return dept
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str | None,
+    roles: list[str],
+    departments: list[str] | None = None,
+    full_name: str | None = None,
+) -> User:
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise EngineError(f"unknown role(s): {', '.join(sorted(unknown))}; known: {', '.join(ROLES)}")
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise EngineError(f"user {username!r} already exists")
+    user = User(username=username, full_name=full_name, roles=list(roles))
+    if password is not None:
+        set_password(user, password)
+    for code in departments or []:
+        dept = session.get(Department, code)
+        if dept is None:
+            raise NotFound(f"department {code!r} not found")
+        user.departments.append(dept)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < 10:
+        raise EngineError("a password needs at least 10 characters")
+    user.password_hash = generate_password_hash(password, method="scrypt")
+
+
+def check_password(user: User, password: str) -> bool:
+    return bool(user.password_hash) and user.is_active and check_password_hash(user.password_hash, password)
+
+
+def create_token(session: Session, user: User, name: str, scopes: list[str] | None = None) -> str:
+    """Create a token and return it in clear text: the only time it is visible."""
+    scopes = list(scopes) if scopes else list(SCOPES)
+    unknown = set(scopes) - set(SCOPES)
+    if unknown:
+        raise EngineError(f"unknown scope(s): {', '.join(sorted(unknown))}; known: {', '.join(SCOPES)}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(user_id=user.id, name=name, prefix=token[:10], token_hash=hash_token(token), scopes=scopes)
+    )
+    session.flush()
+    return token
+
+
+def authenticate_token(session: Session, token: str) -> ApiToken | None:
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None or not row.user.is_active:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        row.last_used_at = now
+    return row
+
+
+def revoke_token(session: Session, token_id: int) -> None:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"token {token_id} not found")
+    row.revoked_at = utcnow()

@@ -1,0 +1,37 @@
+"""POST /messages: correlate a message to waiting instances, or start one by message."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from api.auth import current_actor, require
+from api.errors import ApiProblem
+from api.schemas import MessageResultSchema, MessageSchema
+from engine.actors import ROLE_ADMIN, ROLE_INTEGRATOR
+from engine.runtime import Runtime
+from server.database import db
+
+blp = Blueprint("messages", __name__, description="BPMN messages from integrators")
+
+
+@blp.route("/messages", methods=["POST"])
+@blp.doc(security=[{"bearerAuth": []}])
+@blp.arguments(MessageSchema)
+@blp.response(200, MessageResultSchema)
+@blp.alt_response(404, description="no instance waits for this message and no process starts with it")
+@require("messages", roles={ROLE_ADMIN, ROLE_INTEGRATOR})
+def send_message(body: dict):
+    """Deliver a message by name, to the instance with a business key or matching correlation values."""
+    if body.get("business_key") is None and not body.get("correlation"):
+        raise ApiProblem(400, "give a business_key or correlation values to say which instance the message is for",
+                         errors={"business_key": "business_key or correlation is required"})
+    session = db()
+    reached = Runtime(session).correlate_message(
+        body["name"],
+        business_key=body.get("business_key"),
+        correlation=body.get("correlation"),
+        payload=body.get("payload"),
+        actor=current_actor(),
+    )
+    session.commit()
+    return {"name": body["name"], "instances": reached}

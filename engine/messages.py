@@ -1,0 +1,64 @@
+"""Message events with a payload that integrators can send as plain JSON.
+
+The Camunda flavour expects payloads wrapped as ``{"payload", "result_var"}``
+and raises a KeyError deep in the engine otherwise. Ours takes the payload as
+sent: with ``camunda:resultVariable`` on the catching element the payload is
+stored under that name, otherwise a dict payload's keys become process
+variables (what Camunda's message correlation does with process variables).
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+
+from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.camunda.serializer.event_definition import MessageEventDefinitionConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.base import EventDefinition
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
+
+
+class MotcuaMessageEventDefinition(MessageEventDefinition):
+    def throw(self, my_task):
+        if self.expression:
+            payload = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+        else:
+            payload = deepcopy(my_task.data)
+        correlations = self.get_correlations(my_task, payload if isinstance(payload, dict) else {})
+        my_task.workflow.correlations.update(correlations)
+        my_task.workflow.top_workflow.catch(BpmnEvent(self, payload=payload, correlations=correlations))
+
+    def catch(self, my_task, event=None):
+        self.update_internal_data(my_task, event)
+        if event is not None and isinstance(event.payload, dict):
+            my_task.workflow.correlations.update(self.get_correlations(my_task, event.payload))
+        # the parent classes' catch would re-read the payload in the wrapped form
+        EventDefinition.catch(self, my_task, event)
+
+    def get_correlations(self, my_task, payload):
+        try:
+            return super().get_correlations(my_task, payload)
+        except Exception:  # noqa: BLE001 - a payload without the keys simply does not correlate
+            return {}
+
+    def update_internal_data(self, my_task, event):
+        my_task.internal_data[self.name] = {"payload": event.payload if event is not None else None}
+
+    def update_task_data(self, my_task):
+        stored = my_task.internal_data.get(self.name)
+        if stored is None:
+            return
+        payload = stored.get("payload")
+        if self.result_var:
+            my_task.data[self.result_var] = payload
+        elif isinstance(payload, dict):
+            my_task.data.update(payload)
+        elif payload is not None:
+            my_task.data[f"{my_task.task_spec.bpmn_id}_Response"] = payload
+
+    def reset(self, my_task):
+        my_task.internal_data.pop(self.name, None)
+        super().reset(my_task)
+
+
+class MotcuaMessageEventDefinitionConverter(MessageEventDefinitionConverter):
+    pass

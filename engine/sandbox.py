@@ -1,0 +1,436 @@
+"""Sandboxed execution of designer-written Python (script tasks, conditions, timers, DMN cells).
+
+Code is compiled with RestrictedPython (no names/attributes starting with ``_``, no imports,
+no classes) and run with guarded builtins and a wall-clock limit enforced through
+``sys.settrace``.  Data semantics mirror SpiffWorkflow's ``TaskDataEnvironment``: a script runs
+with the task data dict as its globals, so top-level assignments become task data.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import operator
+import random
+import re
+import sys
+import time
+import traceback
+import types
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from typing import Any
+
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec
+from RestrictedPython.Guards import (
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safe_builtins,
+    safer_getattr,
+)
+from RestrictedPython.Limits import limited_builtins
+from RestrictedPython.PrintCollector import PrintCollector
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer, copy_locations
+from RestrictedPython.Utilities import utility_builtins
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import BasePythonScriptEngineEnvironment, PythonScriptEngine
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+SCRIPT_TIME_LIMIT_S = 2.0
+MAX_RANGE = 1_000_000  # items in one range()
+MAX_SEQUENCE_LEN = 10_000_000  # items/characters produced by + or * on sequences
+MAX_INT_BITS = 100_000  # ~30,000 decimal digits; far beyond any amount of money
+_CHECK_EVERY = 1000  # trace events between two clock reads
+_FILENAME = '<string>'  # SpiffWorkflow finds the failing script line by this frame filename
+_LINE_RE = re.compile(r'^Line (\d+|None): (.*)$', re.S)
+
+
+class SandboxViolation(Exception):
+    """A script tried something the sandbox refuses (or ran too long)."""
+
+
+def _refuse(what: str) -> SandboxViolation:
+    return SandboxViolation(f'{what} is not allowed in process scripts')
+
+
+# --- policy: extra compile-time rules on top of RestrictedPython -----------------------------
+_BINOP_GUARDS = {ast.Add: '_add_', ast.Mult: '_mul_', ast.Pow: '_pow_', ast.LShift: '_lshift_'}
+
+
+class _MotcuaPolicy(RestrictingNodeTransformer):
+    def visit_Import(self, node: ast.AST) -> ast.AST:
+        self.error(node, 'import statements are not allowed in process scripts')
+        return node
+
+    visit_ImportFrom = visit_Import
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self.error(node, 'class definitions are not allowed in process scripts')
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        # Route operators that can build huge objects in one C call through size-checking guards.
+        node = self.node_contents_visit(node)
+        guard = _BINOP_GUARDS.get(type(node.op))
+        if guard is None:
+            return node
+        call = ast.Call(func=ast.Name(guard, ast.Load()), args=[node.left, node.right], keywords=[])
+        copy_locations(call, node)
+        return ast.fix_missing_locations(call)
+
+    def _deadline_check(self, node: ast.AST) -> ast.stmt:
+        call = ast.Expr(ast.Call(func=ast.Name('_check_deadline_', ast.Load()), args=[], keywords=[]))
+        copy_locations(call, node)
+        return ast.fix_missing_locations(call)
+
+    # A trace function is uninstalled by CPython once it raises, so a script could swallow the
+    # timeout with try/except and loop again: every handler and finally re-checks the deadline.
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
+        node = super().visit_ExceptHandler(node)
+        node.body.insert(0, self._deadline_check(node))
+        return node
+
+    def visit_Try(self, node: ast.Try) -> ast.AST:
+        node = super().visit_Try(node)
+        if node.finalbody:
+            node.finalbody.insert(0, self._deadline_check(node.finalbody[0]))
+        return node
+
+
+@lru_cache(maxsize=512)
+def _compile(source: str, mode: str) -> Any:
+    compiler = compile_restricted_exec if mode == 'exec' else compile_restricted_eval
+    return compiler(source, filename=_FILENAME, policy=_MotcuaPolicy)
+
+
+def _problems(errors: Any) -> list[tuple[int, str]]:
+    # RestrictedPython reports errors as strings like "Line 2: ..."; 0 = line unknown.
+    result = []
+    for error in errors:
+        match = _LINE_RE.match(error)
+        if match is None:
+            result.append((0, error))
+        else:
+            result.append((int(match[1]) if match[1] != 'None' else 0, match[2]))
+    return result
+
+
+def check_script(source: str) -> list[tuple[int, str]]:
+    """Compile-only check of a script task body: [(line, message)], empty when fine."""
+    return _problems(_compile(source, 'exec').errors)
+
+
+def check_expression(source: str) -> list[tuple[int, str]]:
+    """Compile-only check of a condition/timer/DMN expression: [(line, message)]."""
+    return _problems(_compile(source, 'eval').errors)
+
+
+def _compile_or_raise(source: str, mode: str) -> types.CodeType:
+    result = _compile(source, mode)
+    if result.errors:
+        problems = _problems(result.errors)
+        lineno = problems[0][0]
+        lines = source.splitlines()
+        text = lines[lineno - 1] if 0 < lineno <= len(lines) else None
+        msg = '; '.join(f'line {n}: {m}' for n, m in problems)
+        raise SyntaxError(msg, (_FILENAME, lineno, 0, text))
+    return result.code
+
+
+# --- runtime guards ---------------------------------------------------------------------------
+_SEQUENCES = (str, bytes, list, tuple)
+_BLOCKED_ATTRS = INSPECT_ATTRIBUTES | {'format', 'format_map', 'vformat', 'get_field', 'get_value', 'mro'}
+
+
+def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
+    # Also installed as the getattr() builtin, so computed names get the same check.
+    if not isinstance(name, str):
+        raise TypeError('attribute name must be a string')
+    if name.startswith('_') or name in _BLOCKED_ATTRS:
+        raise _refuse(f'access to attribute {name!r}')
+    return safer_getattr(obj, name, *default) if default else getattr(obj, name)
+
+
+def _guarded_write(obj: Any) -> Any:
+    # Item assignment/deletion only on plain containers (task data is JSON-like).
+    if isinstance(obj, (dict, list, set)):
+        return obj
+    raise _refuse(f'modifying a {type(obj).__name__} object')
+
+
+def _check_add(a: Any, b: Any) -> None:
+    if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES) and len(a) + len(b) > MAX_SEQUENCE_LEN:
+        raise _refuse(f'building a sequence of more than {MAX_SEQUENCE_LEN:,} items')
+
+
+def _check_mul(a: Any, b: Any) -> None:
+    for seq, n in ((a, b), (b, a)):
+        if isinstance(seq, _SEQUENCES) and isinstance(n, int) and len(seq) * n > MAX_SEQUENCE_LEN:
+            raise _refuse(f'building a sequence of more than {MAX_SEQUENCE_LEN:,} items')
+    if isinstance(a, int) and isinstance(b, int) and a.bit_length() + b.bit_length() > MAX_INT_BITS:
+        raise _refuse(f'an integer of more than {MAX_INT_BITS:,} bits')
+
+
+def _guarded_add(a: Any, b: Any) -> Any:
+    _check_add(a, b)
+    return a + b
+
+
+def _guarded_mul(a: Any, b: Any) -> Any:
+    _check_mul(a, b)
+    return a * b
+
+
+def _guarded_pow(a: Any, b: Any, mod: Any = None) -> Any:
+    # Estimate the result size from the operands instead of computing it.
+    if mod is None and isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
+        if a.bit_length() * b > MAX_INT_BITS:
+            raise _refuse(f'an integer of more than {MAX_INT_BITS:,} bits')
+    return pow(a, b, mod)
+
+
+def _guarded_lshift(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int) and a and a.bit_length() + b > MAX_INT_BITS:
+        raise _refuse(f'an integer of more than {MAX_INT_BITS:,} bits')
+    return a << b
+
+
+_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
+    '+=': operator.iadd, '-=': operator.isub, '*=': operator.imul, '/=': operator.itruediv,
+    '//=': operator.ifloordiv, '%=': operator.imod, '**=': _guarded_pow, '<<=': _guarded_lshift,
+    '>>=': operator.irshift, '&=': operator.iand, '|=': operator.ior, '^=': operator.ixor,
+    '@=': operator.imatmul,
+}
+
+
+def _inplacevar(op: str, target: Any, value: Any) -> Any:
+    # In-place operators keep mutating semantics (`lst += [x]` changes lst) after a size check.
+    if op == '+=':
+        _check_add(target, value)
+    elif op == '*=':
+        _check_mul(target, value)
+    return _INPLACE[op](target, value)
+
+
+def _safe_range(*args: int) -> range:
+    r = range(*args)
+    try:
+        n = len(r)
+    except OverflowError:
+        n = MAX_RANGE + 1
+    if n > MAX_RANGE:
+        raise _refuse(f'range() with more than {MAX_RANGE:,} items')
+    return r
+
+
+def _apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return func(*args, **kwargs)
+
+
+def _capped(func: Callable[..., Any], cap: int = 10_000) -> Callable[..., Any]:
+    # factorial/comb/perm of huge numbers run in C and cannot be interrupted by the time limit.
+    def wrapper(*args: Any) -> Any:
+        if any(isinstance(a, int) and a > cap for a in args):
+            raise _refuse(f'math.{func.__name__}() of numbers above {cap:,}')
+        return func(*args)
+    return wrapper
+
+
+_MATH = types.SimpleNamespace(**{n: getattr(math, n) for n in dir(math) if not n.startswith('_')})
+for _name in ('factorial', 'comb', 'perm'):
+    setattr(_MATH, _name, _capped(getattr(math, _name)))
+
+
+# --- helpers available to every script --------------------------------------------------------
+def json_loads(text: str | bytes) -> Any:
+    return json.loads(text)
+
+
+def json_dumps(value: Any, indent: int | None = None) -> str:
+    # Vietnamese text stays readable; dates/Decimals become strings instead of failing.
+    return json.dumps(value, ensure_ascii=False, default=str, indent=indent)
+
+
+def round_vnd(amount: Any) -> int:
+    """Round a money amount to whole dong (VND has no minor unit); halves round away from zero."""
+    return int(Decimal(str(amount)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+SANDBOX_GLOBALS: dict[str, Any] = {
+    'datetime': datetime, 'date': date, 'timedelta': timedelta, 'timezone': timezone,
+    'Decimal': Decimal, 'math': _MATH,
+    'json_loads': json_loads, 'json_dumps': json_dumps, 'round_vnd': round_vnd,
+}
+"""Names available to every script and expression, besides the safe builtins:
+
+datetime, date, timedelta, timezone -- the classes from the datetime module
+Decimal                             -- decimal.Decimal (use it for money)
+math                                -- the math module's public functions (factorial/comb/perm capped)
+json_loads(text), json_dumps(value) -- json.loads / json.dumps (non-ASCII kept, unknown types -> str)
+round_vnd(amount)                   -- round to whole dong, half away from zero, returns int
+
+They live in the builtins, so a task data field with the same name simply shadows them.
+"""
+
+_FORBIDDEN_NAMES = frozenset({
+    '__import__', '__build_class__', 'open', 'eval', 'exec', 'compile', 'globals', 'locals', 'vars',
+    'type', 'setattr', 'delattr', 'input', 'breakpoint', 'dir', 'help', 'exit', 'quit', 'iter',
+    'memoryview', 'bytearray', 'object', 'super', 'classmethod', 'staticmethod', 'property',
+    # Not subclasses of Exception: they would escape SpiffWorkflow's error handling.
+    'BaseException', 'SystemExit', 'KeyboardInterrupt', 'GeneratorExit',
+})
+
+
+class _Builtins(dict):
+    """Builtins mapping that names what was refused instead of a bare NameError."""
+
+    def __missing__(self, name: str) -> Any:
+        if name in _FORBIDDEN_NAMES:
+            raise _refuse(repr(name))
+        raise KeyError(name)
+
+
+def _make_builtins() -> dict[str, Any]:
+    b: dict[str, Any] = {**safe_builtins, **limited_builtins, **utility_builtins}
+    for name in (*_FORBIDDEN_NAMES, 'whrandom'):
+        b.pop(name, None)
+    for func in (len, min, max, sum, sorted, any, all, abs, round, enumerate, zip, map, filter, list,
+                 dict, set, frozenset, tuple, str, int, float, bool, isinstance, reversed, next):
+        b[func.__name__] = func
+    b.update(
+        range=_safe_range, getattr=_guarded_getattr, pow=_guarded_pow,
+        random=random.Random(),  # private generator: seed() must not touch the server's RNG
+        _getattr_=_guarded_getattr, _getitem_=operator.getitem, _getiter_=iter,
+        _iter_unpack_sequence_=guarded_iter_unpack_sequence, _unpack_sequence_=guarded_unpack_sequence,
+        _write_=_guarded_write, _inplacevar_=_inplacevar, _print_=PrintCollector, _apply_=_apply,
+        _add_=_guarded_add, _mul_=_guarded_mul, _pow_=_guarded_pow, _lshift_=_guarded_lshift,
+    )
+    b.update(SANDBOX_GLOBALS)
+    return b
+
+
+_BASE_BUILTINS = _make_builtins()
+_BUILTIN_IDS = frozenset(id(v) for v in _BASE_BUILTINS.values())
+_RESERVED = frozenset(k for k in _BASE_BUILTINS if k.startswith('_')) | {'_check_deadline_'}
+
+
+class _Deadline:
+    """Wall-clock budget of one run, enforced through sys.settrace (per thread)."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = float(limit)
+        self.end = time.monotonic() + self.limit
+        self.events = 0
+        self.expired = False
+
+    def check(self) -> None:
+        if self.expired or time.monotonic() > self.end:
+            self.expired = True  # sticky: except/finally blocks re-raise via _check_deadline_()
+            raise SandboxViolation(f'script exceeded the time limit of {self.limit} s')
+
+    def trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        # Only script frames get line events; guards and library code stay untraced (fast).
+        return self._line if frame.f_code.co_filename == _FILENAME else None
+
+    def _line(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        self.events += 1
+        if self.events >= _CHECK_EVERY:
+            self.events = 0
+            self.check()
+        return self._line
+
+
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):
+    """TaskDataEnvironment semantics, RestrictedPython compilation, guarded builtins, time limit."""
+
+    def __init__(self, environment_globals: dict[str, Any] | None = None,
+                 time_limit: float = SCRIPT_TIME_LIMIT_S) -> None:
+        super().__init__(environment_globals)
+        self.time_limit = time_limit
+
+    def evaluate(self, expression: str, context: dict[str, Any],
+                 external_context: dict[str, Any] | None = None) -> Any:
+        code = _compile_or_raise(expression, 'eval')
+        namespace = {**self.globals, **(external_context or {}), **context}
+        return self._run(code, namespace, evaluate=True)
+
+    def execute(self, script: str, context: dict[str, Any],
+                external_context: dict[str, Any] | None = None) -> bool:
+        external_context = external_context or {}
+        self.check_for_overwrite(context, external_context)
+        code = _compile_or_raise(script, 'exec')
+        context.update({**self.globals, **external_context})
+        try:
+            self._run(code, context, evaluate=False)
+        finally:
+            self._remove_globals_and_functions_from_context(context, external_context)
+        return True
+
+    def _run(self, code: types.CodeType, namespace: dict[str, Any], evaluate: bool) -> Any:
+        reserved = _RESERVED.intersection(namespace)
+        if reserved:  # such keys would shadow the guards in the builtins
+            raise SandboxViolation(f'task data uses reserved names {sorted(reserved)}')
+        deadline = _Deadline(self.time_limit)
+        builtins = _Builtins(_BASE_BUILTINS)
+        builtins['_check_deadline_'] = deadline.check
+        namespace['__builtins__'] = builtins
+        previous = sys.gettrace()  # pytest-cov / debuggers may have one installed
+        sys.settrace(deadline.trace)
+        try:
+            return eval(code, namespace) if evaluate else exec(code, namespace)
+        except (Exception, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # SystemExit & co. must not escape SpiffWorkflow's handling
+            raise _refuse(f'raising {type(exc).__name__}') from exc
+        finally:
+            sys.settrace(previous)
+
+    def _remove_globals_and_functions_from_context(self, context: dict[str, Any],
+                                                   external_context: dict[str, Any]) -> None:
+        """Same cleanup as TaskDataEnvironment, plus sandbox helpers bound to data names."""
+        for key in list(context):
+            value = context[key]
+            if (key == '__builtins__' or callable(value) or id(value) in _BUILTIN_IDS
+                    or key in self.globals or key in external_context):
+                context.pop(key)
+
+    def check_for_overwrite(self, context: dict[str, Any], external_context: dict[str, Any]) -> None:
+        clashes = (set(self.globals) | set(external_context)).intersection(context)
+        if clashes:
+            raise ValueError(f'You have task data that overwrites a predefined function(s). Please change '
+                             f'the following variable or field name(s) to something else: {clashes}')
+
+
+class MotcuaScriptEngine(PythonScriptEngine):
+    """SpiffWorkflow script engine running everything in a SandboxEnvironment."""
+
+    def __init__(self, environment: BasePythonScriptEngineEnvironment | None = None,
+                 time_limit: float = SCRIPT_TIME_LIMIT_S) -> None:
+        super().__init__(environment or SandboxEnvironment(time_limit=time_limit))
+
+    def validate(self, expression: str) -> None:
+        _compile_or_raise(expression, 'eval')  # DMN relies on SyntaxError here
+
+    def create_task_exec_exception(self, task: Any, script: str, err: Exception) -> Exception:
+        # As in SpiffWorkflow, but tolerates non-str args (KeyError(1) made it raise a TypeError).
+        line_number, error_line = self.get_error_line_number_and_content(script, err)
+        if isinstance(err, SpiffWorkflowException):
+            err.line_number, err.error_line = line_number, error_line
+            err.add_note(f"Python script error on line {line_number}: '{error_line}'")
+            return err
+        detail = type(err).__name__ + (f':{err.args[0]}' if err.args else '')
+        return WorkflowTaskException(detail, task=task, exception=err,
+                                     line_number=line_number, error_line=error_line)
+
+    def get_error_line_number_and_content(self, script: str, err: Exception) -> tuple[int, str]:
+        # Read the exception's own traceback and never index past the script's last line.
+        if isinstance(err, SyntaxError):
+            line_number = err.lineno or 0
+        else:
+            frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == _FILENAME]
+            line_number = (frames[-1].lineno or 0) if frames else 0
+        lines = script.splitlines()
+        return line_number, lines[line_number - 1] if 0 < line_number <= len(lines) else ''

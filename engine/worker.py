@@ -1,0 +1,95 @@
+"""The background worker: fires due timers, one instance per transaction.
+
+Several workers may run against PostgreSQL: each claims due instances with
+``FOR UPDATE SKIP LOCKED`` so no timer fires twice; the instance's version
+check is the second line of defence. On SQLite one worker is expected.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.db import utcnow
+from engine.errors import Conflict, EngineError
+from engine.models import RUNNING, WAITING, Instance, Wait
+from engine.runtime import Runtime
+
+log = logging.getLogger("motcua.worker")
+
+
+def due_instance_ids(session: Session, now: datetime, limit: int) -> list[str]:
+    rows = session.execute(
+        select(Wait.instance_id, Wait.due_at)
+        .where(Wait.kind == "timer", Wait.due_at <= now)
+        .order_by(Wait.due_at)
+        .limit(limit * 4)
+    )
+    return list(dict.fromkeys(r.instance_id for r in rows))[:limit]
+
+
+def _claim(session: Session, instance_id: str, now: datetime) -> bool:
+    """Lock the instance row for this transaction; False if another worker has it."""
+    query = select(Instance.id).where(Instance.id == instance_id, Instance.status.in_((WAITING, RUNNING)))
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    if session.scalar(query) is None:
+        return False
+    # still due? (another worker may have fired it between our scan and our lock)
+    still_due = session.scalar(
+        select(Wait.id).where(Wait.instance_id == instance_id, Wait.kind == "timer", Wait.due_at <= now).limit(1)
+    )
+    return still_due is not None
+
+
+def fire_due_timers(sessions: sessionmaker, now: datetime | None = None, limit: int = 100,
+                    clock: Callable[[], datetime] = utcnow) -> int:
+    """Fire every due timer found now (up to ``limit`` instances); returns how many instances moved."""
+    now = now or clock()
+    with sessions() as session:
+        ids = due_instance_ids(session, now, limit)
+    fired = 0
+    for instance_id in ids:
+        with sessions() as session:
+            try:
+                if not _claim(session, instance_id, now):
+                    session.rollback()
+                    continue
+                if Runtime(session, clock=clock).fire_timers(instance_id) is not None:
+                    fired += 1
+                session.commit()
+            except Conflict:
+                session.rollback()  # someone else moved it first; it will be looked at again
+            except EngineError as exc:
+                session.rollback()
+                log.warning("timer for instance %s: %s", instance_id, exc.message)
+            except Exception:
+                session.rollback()
+                log.exception("timer for instance %s failed", instance_id)
+    return fired
+
+
+def run_worker(sessions: sessionmaker, poll_seconds: float = 1.0, stop: threading.Event | None = None) -> None:
+    """Loop until SIGTERM/SIGINT (or ``stop`` is set)."""
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    log.info("worker started (poll every %.1f s)", poll_seconds)
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            count = fire_due_timers(sessions)
+            if count:
+                log.info("fired timers of %d instance(s)", count)
+        except Exception:
+            log.exception("worker cycle failed; retrying")  # e.g. database restarting
+        stop.wait(max(0.0, poll_seconds - (time.monotonic() - started)))
+    log.info("worker stopped")

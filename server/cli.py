@@ -1,0 +1,194 @@
+"""Command line: ``flask --app wsgi <group> <command>``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from server.database import new_session
+
+
+def init_app(app: Flask) -> None:
+    for group in (db_cli, bpmn_cli, tokens_cli, users_cli, demo_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(worker_command)
+
+
+# ------------------------------------------------------------------------ db
+@click.group("db", help="Database schema (Alembic migrations).")
+def db_cli() -> None:
+    pass
+
+
+@db_cli.command("upgrade", help="Migrate the database to the newest schema.")
+def db_upgrade() -> None:
+    from server.migrate import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"])
+    click.echo("database is up to date")
+
+
+# ---------------------------------------------------------------------- bpmn
+@click.group("bpmn", help="Validate and deploy BPMN/DMN files.")
+def bpmn_cli() -> None:
+    pass
+
+
+def _collect(paths: tuple[str, ...]) -> list[tuple[str, bytes]]:
+    files: list[tuple[str, bytes]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            candidates = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".bpmn", ".dmn"))
+        elif path.exists():
+            candidates = [path]
+        else:
+            raise click.ClickException(f"{raw}: no such file or directory")
+        files.extend((p.name, p.read_bytes()) for p in candidates)
+    return files
+
+
+@bpmn_cli.command("validate", help="Check files; prints FILE:LINE: ELEMENT: message per problem (exit 1 if any).")
+@click.argument("paths", nargs=-1, required=True)
+def bpmn_validate(paths: tuple[str, ...]) -> None:
+    from engine.deployments import validate
+    from engine.validation import validate_files
+
+    files = _collect(paths)
+    try:
+        with new_session() as session:
+            problems = validate(session, files)
+    except Exception:  # noqa: BLE001 - no database yet: validate the files on their own
+        problems = validate_files(files).problems
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {len(files)} file(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{len(files)} file(s) valid", err=True)
+
+
+@bpmn_cli.command("deploy", help="Deploy files (default: the bpmn/ folder); unchanged processes keep their version.")
+@click.argument("paths", nargs=-1)
+@click.option("--note", default=None, help="change note for the version history")
+@click.option("--by", "deployed_by", default="cli", show_default=True)
+def bpmn_deploy(paths: tuple[str, ...], note: str | None, deployed_by: str) -> None:
+    from engine.deployments import deploy
+    from engine.errors import DeploymentInvalid
+
+    files = _collect(paths or (current_app.config["BPMN_DIR"],))
+    if not files:
+        raise click.ClickException("no .bpmn or .dmn files found")
+    with new_session() as session:
+        try:
+            result = deploy(session, files, deployed_by, note=note, source="disk")
+        except DeploymentInvalid as exc:
+            for line in exc.lines():
+                click.echo(line)
+            sys.exit(1)
+        session.commit()
+    for p in result.processes:
+        state = "new version" if p.changed else "unchanged"
+        click.echo(f"{p.process_id}: version {p.version} ({state})")
+
+
+# -------------------------------------------------------------------- tokens
+@click.group("tokens", help="API tokens (shown once, stored hashed).")
+def tokens_cli() -> None:
+    pass
+
+
+@tokens_cli.command("create")
+@click.option("--user", "username", required=True)
+@click.option("--name", default="cli", show_default=True, help="what the token is for")
+@click.option("--scope", "scopes", multiple=True, help="read, start, complete, messages, deploy, admin (default all)")
+def tokens_create(username: str, name: str, scopes: tuple[str, ...]) -> None:
+    from accounts.service import create_token, get_user
+    from engine.errors import EngineError
+
+    with new_session() as session:
+        try:
+            token = create_token(session, get_user(session, username), name, list(scopes) or None)
+        except EngineError as exc:
+            raise click.ClickException(exc.message) from None
+        session.commit()
+    click.echo(token)
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    from accounts.service import revoke_token
+    from engine.errors import EngineError
+
+    with new_session() as session:
+        try:
+            revoke_token(session, token_id)
+        except EngineError as exc:
+            raise click.ClickException(exc.message) from None
+        session.commit()
+    click.echo(f"token {token_id} revoked")
+
+
+# --------------------------------------------------------------------- users
+@click.group("users", help="People who sign in or own API tokens.")
+def users_cli() -> None:
+    pass
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True)
+@click.option("--department", "departments", multiple=True)
+@click.option("--full-name", default=None)
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def users_create(username, roles, departments, full_name, password_stdin) -> None:
+    from accounts.service import create_user
+    from engine.errors import EngineError
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    with new_session() as session:
+        try:
+            create_user(session, username, password, list(roles), list(departments), full_name)
+        except EngineError as exc:
+            raise click.ClickException(exc.message) from None
+        session.commit()
+    click.echo(f"user {username} created")
+
+
+# ---------------------------------------------------------------------- demo
+@click.group("demo", help="Demo data for trying the platform.")
+def demo_cli() -> None:
+    pass
+
+
+@demo_cli.command("seed", help="Create demo departments and users (safe to run again).")
+def demo_seed() -> None:
+    from server.demo import seed
+
+    with new_session() as session:
+        created = seed(session, Path(current_app.config["INSTANCE_DIR"]), os.environ.get("MOTCUA_DEMO_PASSWORD"))
+        session.commit()
+    for username, password in created:
+        click.echo(f"created {username} (password: {password})")
+    if not created:
+        click.echo("demo users already exist")
+
+
+# -------------------------------------------------------------------- worker
+@click.command("worker", help="Fire due timers until stopped (SIGTERM/SIGINT).")
+@click.option("--once", is_flag=True, help="one pass, then exit")
+def worker_command(once: bool) -> None:
+    from engine.worker import fire_due_timers, run_worker
+
+    sessions = current_app.extensions["motcua.sessions"]
+    if once:
+        click.echo(f"fired timers of {fire_due_timers(sessions)} instance(s)")
+        return
+    run_worker(sessions, current_app.config["WORKER_POLL_SECONDS"])
+
+
