@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, jsonify, request
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import EngineError
@@ -59,8 +60,14 @@ def init_app(app: Flask) -> None:
     def _engine_error(exc: EngineError):
         return problem(exc.status, exc.message, **exc.detail)
 
+    @app.errorhandler(StaleDataError)
+    def _stale(exc: StaleDataError):
+        return problem(409, "the instance was changed by someone else at the same time; reload and try again")
+
     @app.errorhandler(OperationalError)
     def _db_down(exc: OperationalError):
+        if getattr(exc.orig, "sqlstate", None) in ("40001", "40P01"):  # serialization failure, deadlock
+            return problem(409, "the request collided with a concurrent change; retry it")
         log.error("database unavailable: %s", exc.orig)
         return problem(503, "the database is not reachable; try again shortly")
 

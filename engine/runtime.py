@@ -269,7 +269,7 @@ class Runtime:
         return reached
 
     def suspend(self, instance_id: str, actor: Actor) -> Instance:
-        instance = self._load_for_update(instance_id)
+        instance = self._load_for_update(instance_id, allow_suspended=True)
         if instance.status in FINISHED_STATUSES or instance.status == SUSPENDED:
             raise InvalidState(f"instance is {instance.status}; it cannot be suspended")
         instance.suspended_from, instance.status = instance.status, SUSPENDED
@@ -279,7 +279,7 @@ class Runtime:
         return instance
 
     def resume(self, instance_id: str, actor: Actor) -> Instance:
-        instance = self._load_for_update(instance_id)
+        instance = self._load_for_update(instance_id, allow_suspended=True)
         if instance.status != SUSPENDED:
             raise InvalidState(f"instance is {instance.status}, not suspended")
         instance.status = instance.suspended_from or WAITING
@@ -293,7 +293,7 @@ class Runtime:
         return instance
 
     def terminate(self, instance_id: str, actor: Actor, reason: str | None = None) -> Instance:
-        instance = self._load_for_update(instance_id)
+        instance = self._load_for_update(instance_id, allow_suspended=True)
         if instance.status in FINISHED_STATUSES:
             raise InvalidState(f"instance is already {instance.status}")
         workflow = self._restore(instance)
@@ -320,7 +320,7 @@ class Runtime:
 
     def update_data(self, instance_id: str, data: dict[str, Any], actor: Actor) -> Instance:
         """Fix process variables of an instance (typically before a retry)."""
-        instance = self._load_for_update(instance_id)
+        instance = self._load_for_update(instance_id, allow_suspended=True)
         if instance.status in FINISHED_STATUSES:
             raise InvalidState(f"instance is {instance.status}")
         workflow = self._restore(instance)
@@ -381,6 +381,7 @@ class Runtime:
         instance.version = pv
         instance.state = InstanceState(instance_id=instance.id, state="")
         self.session.add(instance)
+        self.session.flush()  # rows that reference the instance are written after it
         step = _Step(self, instance, actor)
         step.log_instance("instance_started", detail={"version": pv.version, "business_key": business_key})
         return instance, workflow, step
@@ -388,13 +389,13 @@ class Runtime:
     def _spec_json(self, version_id: int) -> str:
         return self.session.scalar(select(ProcessVersion.spec_json).where(ProcessVersion.id == version_id))
 
-    def _load_for_update(self, instance_id: str) -> Instance:
+    def _load_for_update(self, instance_id: str, allow_suspended: bool = False) -> Instance:
         instance = self.get_instance(instance_id)
-        if instance.status == SUSPENDED and not self._allow_suspended:
-            raise InvalidState("instance is suspended")
+        if instance.status == SUSPENDED and not allow_suspended:
+            raise InvalidState("the instance is suspended; resume it first")
+        if instance.status in FINISHED_STATUSES and not allow_suspended:
+            raise InvalidState(f"the instance is {instance.status}")
         return instance
-
-    _allow_suspended = True
 
     def _restore(self, instance: Instance) -> BpmnWorkflow:
         spec, subprocess_specs = spec_cache.get(instance.version_id, lambda: self._spec_json(instance.version_id))
@@ -415,6 +416,12 @@ class Runtime:
             step.log_instance("message_thrown", detail={"message": event.event_definition.name})
 
     def _persist(self, instance: Instance, workflow: BpmnWorkflow, step: _Step, status: str | None = None) -> None:
+        # one flush at the end, so a lost race surfaces as Conflict there and nowhere else
+        with self.session.no_autoflush:
+            self._write_step(instance, workflow, step, status)
+        self._flush()
+
+    def _write_step(self, instance: Instance, workflow: BpmnWorkflow, step: _Step, status: str | None) -> None:
         now = self.clock()
         instance.state.state = serialize_instance(workflow)
         instance.data = _json_safe(_current_data(workflow))
@@ -436,7 +443,6 @@ class Runtime:
         self._sync_waits(instance, workflow)
         for entry in step.entries:
             self.session.add(entry)
-        self._flush()
 
     def _sync_tasks(self, instance: Instance, workflow: BpmnWorkflow, step: _Step) -> None:
         open_rows = {row.id: row for row in self.open_tasks(instance.id)} if instance.lock_version else {}

@@ -393,7 +393,9 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         """Same cleanup as TaskDataEnvironment, plus sandbox helpers bound to data names."""
         for key in list(context):
             value = context[key]
-            if (key == '__builtins__' or callable(value) or id(value) in _BUILTIN_IDS
+            # plain values (True, None, 0...) may share identity with builtins; they are data
+            is_helper = id(value) in _BUILTIN_IDS and not isinstance(value, bool | int | float | str | None)
+            if (key == '__builtins__' or callable(value) or is_helper
                     or key in self.globals or key in external_context):
                 context.pop(key)
 

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine.db import utcnow
 from engine.errors import Conflict, EngineError
@@ -65,7 +66,7 @@ def fire_due_timers(sessions: sessionmaker, now: datetime | None = None, limit: 
                 if Runtime(session, clock=clock).fire_timers(instance_id) is not None:
                     fired += 1
                 session.commit()
-            except Conflict:
+            except (Conflict, StaleDataError):
                 session.rollback()  # someone else moved it first; it will be looked at again
             except EngineError as exc:
                 session.rollback()

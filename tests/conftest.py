@@ -14,10 +14,13 @@ from engine.db import Base, make_engine
 from engine.serialization import spec_cache
 
 FIXTURES = Path(__file__).parent / "fixtures"
+LIBRARY = Path(__file__).parent.parent / "bpmn"
 
 
 def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / "bpmn" / name).read_bytes()
+    """A BPMN file from the procedure library (bpmn/) or, failing that, the test fixtures."""
+    path = LIBRARY / name
+    return (path if path.exists() else FIXTURES / "bpmn" / name).read_bytes()
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +88,19 @@ def session(sessions):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """scrypt is slow on purpose; the same demo password is hashed once per test session."""
+    import functools
+
+    import accounts.service as service
+
+    original = service.generate_password_hash
+    service.generate_password_hash = functools.lru_cache(maxsize=32)(original)
+    yield
+    service.generate_password_hash = original
 
 
 @pytest.fixture
