@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from accounts.models import ApiToken, User
-from engine.models import Department
 from engine.actors import ROLES, Actor
 from engine.db import utcnow
 from engine.errors import EngineError, NotFound
+from engine.models import Department
 
 TOKEN_PREFIX = "mc_"
 SCOPES = ("read", "start", "complete", "messages", "deploy", "admin")

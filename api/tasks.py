@@ -8,9 +8,16 @@ from sqlalchemy import select
 
 from api.auth import current_actor, require
 from api.errors import ApiProblem
-from api.pagination import paginate
-from api.schemas import ClaimSchema, CompleteTaskSchema, InstanceDetailSchema, TaskPageSchema, TaskQuerySchema, TaskSchema
 from api.instances import instance_detail
+from api.pagination import paginate
+from api.schemas import (
+    ClaimSchema,
+    CompleteTaskSchema,
+    InstanceDetailSchema,
+    TaskPageSchema,
+    TaskQuerySchema,
+    TaskSchema,
+)
 from engine.access import check_may_work_on, task_visibility
 from engine.actors import ROLE_ADMIN, ROLE_CENTER_LEADER, ROLE_LEADER
 from engine.models import HumanTask

@@ -19,7 +19,8 @@ def task_visibility(actor: Actor):
         unassigned_or_mine = or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.username)
         conditions.append(HumanTask.department.in_(sorted(actor.groups)) & unassigned_or_mine)
         for group in sorted(actor.groups):
-            conditions.append(HumanTask.candidate_groups.like(f'%"{_escape(group)}"%', escape="\\") & unassigned_or_mine)
+            offered = HumanTask.candidate_groups.like(f'%"{_escape(group)}"%', escape="\\")
+            conditions.append(offered & unassigned_or_mine)
     conditions.append(HumanTask.candidate_users.like(f'%"{_escape(actor.username)}"%', escape="\\"))
     return or_(*conditions) if conditions else false()
 

@@ -117,7 +117,9 @@ def deploy(
             continue
         for decision_id in src.decision_ids():
             latest = session.scalars(
-                select(DecisionVersion).where(DecisionVersion.decision_id == decision_id).order_by(DecisionVersion.id.desc())
+                select(DecisionVersion)
+                .where(DecisionVersion.decision_id == decision_id)
+                .order_by(DecisionVersion.id.desc())
             ).first()
             if latest is None or latest.file.sha256 != sha256(src.content):
                 session.add(DecisionVersion(decision_id=decision_id, file=file_row(src)))

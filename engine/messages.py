@@ -12,8 +12,8 @@ from __future__ import annotations
 from copy import deepcopy
 
 from SpiffWorkflow.bpmn import BpmnEvent
-from SpiffWorkflow.camunda.serializer.event_definition import MessageEventDefinitionConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.base import EventDefinition
+from SpiffWorkflow.camunda.serializer.event_definition import MessageEventDefinitionConverter
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.event_parsers import ReceiveTaskParser, SendTaskParser
 from SpiffWorkflow.bpmn.parser.node_parser import DEFAULT_NSMAP
+from SpiffWorkflow.bpmn.parser.util import one
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
     EndEvent,
@@ -35,8 +37,6 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import UserTask
-from SpiffWorkflow.bpmn.parser.event_parsers import ReceiveTaskParser, SendTaskParser
-from SpiffWorkflow.bpmn.parser.util import one
 
 from engine.messages import MotcuaMessageEventDefinition
 
@@ -179,7 +179,7 @@ class _TimerNormalizingMixin:
     def parse_message_event(self, message_event):
         message_ref = message_event.get("messageRef")
         if message_ref:
-            message = one(self.doc_xpath('.//bpmn:message[@id="%s"]' % message_ref))
+            message = one(self.doc_xpath(f'.//bpmn:message[@id="{message_ref}"]'))
             name = message.get("name") or message_ref
             correlations = self.get_message_correlations(message_ref)
         else:

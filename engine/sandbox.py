@@ -1,9 +1,9 @@
 """Sandboxed execution of designer-written Python (script tasks, conditions, timers, DMN cells).
 
-Code is compiled with RestrictedPython (no names/attributes starting with ``_``, no imports,
-no classes) and run with guarded builtins and a wall-clock limit enforced through
-``sys.settrace``.  Data semantics mirror SpiffWorkflow's ``TaskDataEnvironment``: a script runs
-with the task data dict as its globals, so top-level assignments become task data.
+Code is compiled with RestrictedPython (no names/attributes starting with ``_``, no imports, no
+classes) and run with guarded builtins and a wall-clock limit enforced through ``sys.settrace``.
+Data semantics mirror SpiffWorkflow's ``TaskDataEnvironment``: a script runs with the task data
+dict as its globals, so top-level assignments become task data.
 """
 
 from __future__ import annotations
@@ -41,26 +41,34 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 SCRIPT_TIME_LIMIT_S = 2.0
 MAX_RANGE = 1_000_000  # items in one range()
-MAX_SEQUENCE_LEN = 10_000_000  # items/characters produced by + or * on sequences
-MAX_INT_BITS = 100_000  # ~30,000 decimal digits; far beyond any amount of money
+MAX_SEQUENCE_LEN = 10_000_000  # items/characters built by one + or * on sequences
+MAX_INT_BITS = 100_000  # ~30,000 decimal digits: far beyond any amount of money
 _CHECK_EVERY = 1000  # trace events between two clock reads
 _FILENAME = '<string>'  # SpiffWorkflow finds the failing script line by this frame filename
 _LINE_RE = re.compile(r'^Line (\d+|None): (.*)$', re.S)
 
 
 class SandboxViolation(Exception):
-    """A script tried something the sandbox refuses (or ran too long)."""
+    """A script tried something the sandbox refuses, or ran too long."""
 
 
 def _refuse(what: str) -> SandboxViolation:
     return SandboxViolation(f'{what} is not allowed in process scripts')
 
 
-# --- policy: extra compile-time rules on top of RestrictedPython -----------------------------
+# --- compile time ------------------------------------------------------------------------------
 _BINOP_GUARDS = {ast.Add: '_add_', ast.Mult: '_mul_', ast.Pow: '_pow_', ast.LShift: '_lshift_'}
 
 
+def _call(name: str, args: list[ast.expr], where: ast.AST) -> ast.Call:
+    call = ast.Call(func=ast.Name(name, ast.Load()), args=args, keywords=[])
+    copy_locations(call, where)
+    return ast.fix_missing_locations(call)
+
+
 class _MotcuaPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's rules plus: no import/class, size guards on operators, deadline checks."""
+
     def visit_Import(self, node: ast.AST) -> ast.AST:
         self.error(node, 'import statements are not allowed in process scripts')
         return node
@@ -72,31 +80,33 @@ class _MotcuaPolicy(RestrictingNodeTransformer):
         return node
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
-        # Route operators that can build huge objects in one C call through size-checking guards.
+        # Operators that can build a huge object in one C call go through size-checking guards.
         node = self.node_contents_visit(node)
         guard = _BINOP_GUARDS.get(type(node.op))
-        if guard is None:
-            return node
-        call = ast.Call(func=ast.Name(guard, ast.Load()), args=[node.left, node.right], keywords=[])
-        copy_locations(call, node)
-        return ast.fix_missing_locations(call)
+        return _call(guard, [node.left, node.right], node) if guard else node
 
-    def _deadline_check(self, node: ast.AST) -> ast.stmt:
-        call = ast.Expr(ast.Call(func=ast.Name('_check_deadline_', ast.Load()), args=[], keywords=[]))
-        copy_locations(call, node)
-        return ast.fix_missing_locations(call)
+    def _check(self, where: ast.AST) -> ast.stmt:
+        stmt = ast.Expr(_call('_check_deadline_', [], where))
+        copy_locations(stmt, where)
+        return stmt
 
-    # A trace function is uninstalled by CPython once it raises, so a script could swallow the
-    # timeout with try/except and loop again: every handler and finally re-checks the deadline.
+    def visit_While(self, node: ast.While) -> ast.AST:
+        # `while True: pass` compiles to a jump onto itself, which emits no trace event at all.
+        node = super().visit_While(node)
+        node.body.insert(0, self._check(node.body[0]))
+        return node
+
+    # CPython uninstalls a trace function once it raises, so a script could swallow the timeout
+    # with try/except and loop again: every handler and finally block re-checks the deadline.
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
         node = super().visit_ExceptHandler(node)
-        node.body.insert(0, self._deadline_check(node))
+        node.body.insert(0, self._check(node.body[0]))
         return node
 
     def visit_Try(self, node: ast.Try) -> ast.AST:
         node = super().visit_Try(node)
         if node.finalbody:
-            node.finalbody.insert(0, self._deadline_check(node.finalbody[0]))
+            node.finalbody.insert(0, self._check(node.finalbody[0]))
         return node
 
 
@@ -107,15 +117,12 @@ def _compile(source: str, mode: str) -> Any:
 
 
 def _problems(errors: Any) -> list[tuple[int, str]]:
-    # RestrictedPython reports errors as strings like "Line 2: ..."; 0 = line unknown.
-    result = []
+    # RestrictedPython reports errors as strings like "Line 2: ..."; line 0 = unknown.
+    found = []
     for error in errors:
         match = _LINE_RE.match(error)
-        if match is None:
-            result.append((0, error))
-        else:
-            result.append((int(match[1]) if match[1] != 'None' else 0, match[2]))
-    return result
+        found.append((int(match[1]) if match[1] != 'None' else 0, match[2]) if match else (0, error))
+    return sorted(found, key=lambda problem: problem[0])
 
 
 def check_script(source: str) -> list[tuple[int, str]]:
@@ -124,7 +131,7 @@ def check_script(source: str) -> list[tuple[int, str]]:
 
 
 def check_expression(source: str) -> list[tuple[int, str]]:
-    """Compile-only check of a condition/timer/DMN expression: [(line, message)]."""
+    """Compile-only check of a condition / timer / DMN expression: [(line, message)]."""
     return _problems(_compile(source, 'eval').errors)
 
 
@@ -132,17 +139,17 @@ def _compile_or_raise(source: str, mode: str) -> types.CodeType:
     result = _compile(source, mode)
     if result.errors:
         problems = _problems(result.errors)
-        lineno = problems[0][0]
-        lines = source.splitlines()
+        lineno, lines = problems[0][0], source.splitlines()
         text = lines[lineno - 1] if 0 < lineno <= len(lines) else None
         msg = '; '.join(f'line {n}: {m}' for n, m in problems)
         raise SyntaxError(msg, (_FILENAME, lineno, 0, text))
     return result.code
 
 
-# --- runtime guards ---------------------------------------------------------------------------
+# --- run time guards ---------------------------------------------------------------------------
 _SEQUENCES = (str, bytes, list, tuple)
-_BLOCKED_ATTRS = INSPECT_ATTRIBUTES | {'format', 'format_map', 'vformat', 'get_field', 'get_value', 'mro'}
+_BLOCKED_ATTRS = INSPECT_ATTRIBUTES | {  # format strings can reach attributes: '{0.__class__}'
+    'format', 'format_map', 'vformat', 'get_field', 'get_value', 'Formatter', 'mro'}
 
 
 def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
@@ -161,77 +168,72 @@ def _guarded_write(obj: Any) -> Any:
     raise _refuse(f'modifying a {type(obj).__name__} object')
 
 
-def _check_add(a: Any, b: Any) -> None:
-    if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES) and len(a) + len(b) > MAX_SEQUENCE_LEN:
-        raise _refuse(f'building a sequence of more than {MAX_SEQUENCE_LEN:,} items')
+def _too_big(op: str) -> SandboxViolation:
+    return _refuse(f'{op!r} producing more than {MAX_SEQUENCE_LEN:,} items or {MAX_INT_BITS:,} bits')
 
 
-def _check_mul(a: Any, b: Any) -> None:
-    for seq, n in ((a, b), (b, a)):
-        if isinstance(seq, _SEQUENCES) and isinstance(n, int) and len(seq) * n > MAX_SEQUENCE_LEN:
-            raise _refuse(f'building a sequence of more than {MAX_SEQUENCE_LEN:,} items')
-    if isinstance(a, int) and isinstance(b, int) and a.bit_length() + b.bit_length() > MAX_INT_BITS:
-        raise _refuse(f'an integer of more than {MAX_INT_BITS:,} bits')
-
-
+# Size guards judge the result from the operands alone; each is one flat frame because every
+# Python-level call made under the trace function costs a 'call' event.
 def _guarded_add(a: Any, b: Any) -> Any:
-    _check_add(a, b)
+    if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES) and len(a) + len(b) > MAX_SEQUENCE_LEN:
+        raise _too_big('+')
     return a + b
 
 
 def _guarded_mul(a: Any, b: Any) -> Any:
-    _check_mul(a, b)
+    if isinstance(a, int) and isinstance(b, int):
+        too_big = a.bit_length() + b.bit_length() > MAX_INT_BITS
+    else:
+        seq, n = (a, b) if isinstance(b, int) else (b, a)
+        too_big = isinstance(seq, _SEQUENCES) and isinstance(n, int) and len(seq) * n > MAX_SEQUENCE_LEN
+    if too_big:
+        raise _too_big('*')
     return a * b
 
 
 def _guarded_pow(a: Any, b: Any, mod: Any = None) -> Any:
-    # Estimate the result size from the operands instead of computing it.
-    if mod is None and isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
-        if a.bit_length() * b > MAX_INT_BITS:
-            raise _refuse(f'an integer of more than {MAX_INT_BITS:,} bits')
+    if (mod is None and isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1
+            and a.bit_length() * b > MAX_INT_BITS):
+        raise _too_big('**')
     return pow(a, b, mod)
 
 
 def _guarded_lshift(a: Any, b: Any) -> Any:
-    if isinstance(a, int) and isinstance(b, int) and a and a.bit_length() + b > MAX_INT_BITS:
-        raise _refuse(f'an integer of more than {MAX_INT_BITS:,} bits')
+    if isinstance(a, int) and isinstance(b, int) and a != 0 and a.bit_length() + b > MAX_INT_BITS:
+        raise _too_big('<<')
     return a << b
 
 
-_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
-    '+=': operator.iadd, '-=': operator.isub, '*=': operator.imul, '/=': operator.itruediv,
-    '//=': operator.ifloordiv, '%=': operator.imod, '**=': _guarded_pow, '<<=': _guarded_lshift,
-    '>>=': operator.irshift, '&=': operator.iand, '|=': operator.ior, '^=': operator.ixor,
-    '@=': operator.imatmul,
-}
+_INPLACE_GUARDS = {'+=': _guarded_add, '*=': _guarded_mul, '**=': _guarded_pow, '<<=': _guarded_lshift}
+_INPLACE = {'+=': operator.iadd, '*=': operator.imul, '-=': operator.isub, '/=': operator.itruediv,
+            '//=': operator.ifloordiv, '%=': operator.imod, '**=': operator.ipow, '<<=': operator.ilshift,
+            '>>=': operator.irshift, '&=': operator.iand, '|=': operator.ior, '^=': operator.ixor,
+            '@=': operator.imatmul}
 
 
-def _inplacevar(op: str, target: Any, value: Any) -> Any:
-    # In-place operators keep mutating semantics (`lst += [x]` changes lst) after a size check.
-    if op == '+=':
-        _check_add(target, value)
-    elif op == '*=':
-        _check_mul(target, value)
-    return _INPLACE[op](target, value)
+def _inplacevar(op: str, a: Any, b: Any) -> Any:
+    if isinstance(a, list):  # list += / *= mutate in place: other names may share the list
+        if ((op == '+=' and isinstance(b, _SEQUENCES) and len(a) + len(b) > MAX_SEQUENCE_LEN)
+                or (op == '*=' and isinstance(b, int) and len(a) * b > MAX_SEQUENCE_LEN)):
+            raise _too_big(op)
+        return _INPLACE[op](a, b)
+    guard = _INPLACE_GUARDS.get(op)  # for immutable values `a op= b` equals `a = a op b`
+    return guard(a, b) if guard else _INPLACE[op](a, b)
 
 
 def _safe_range(*args: int) -> range:
     r = range(*args)
     try:
-        n = len(r)
-    except OverflowError:
-        n = MAX_RANGE + 1
-    if n > MAX_RANGE:
+        too_big = len(r) > MAX_RANGE
+    except OverflowError:  # len() of a range beyond sys.maxsize
+        too_big = True
+    if too_big:
         raise _refuse(f'range() with more than {MAX_RANGE:,} items')
     return r
 
 
-def _apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    return func(*args, **kwargs)
-
-
 def _capped(func: Callable[..., Any], cap: int = 10_000) -> Callable[..., Any]:
-    # factorial/comb/perm of huge numbers run in C and cannot be interrupted by the time limit.
+    # factorial/comb/perm of huge numbers run in C, where the time limit cannot interrupt them.
     def wrapper(*args: Any) -> Any:
         if any(isinstance(a, int) and a > cap for a in args):
             raise _refuse(f'math.{func.__name__}() of numbers above {cap:,}')
@@ -240,11 +242,10 @@ def _capped(func: Callable[..., Any], cap: int = 10_000) -> Callable[..., Any]:
 
 
 _MATH = types.SimpleNamespace(**{n: getattr(math, n) for n in dir(math) if not n.startswith('_')})
-for _name in ('factorial', 'comb', 'perm'):
-    setattr(_MATH, _name, _capped(getattr(math, _name)))
+_MATH.factorial, _MATH.comb, _MATH.perm = (_capped(math.factorial), _capped(math.comb), _capped(math.perm))
 
 
-# --- helpers available to every script --------------------------------------------------------
+# --- names available to every script -----------------------------------------------------------
 def json_loads(text: str | bytes) -> Any:
     return json.loads(text)
 
@@ -255,22 +256,21 @@ def json_dumps(value: Any, indent: int | None = None) -> str:
 
 
 def round_vnd(amount: Any) -> int:
-    """Round a money amount to whole dong (VND has no minor unit); halves round away from zero."""
+    """Round a money amount to whole dong (VND has no minor unit), halves away from zero."""
     return int(Decimal(str(amount)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 SANDBOX_GLOBALS: dict[str, Any] = {
-    'datetime': datetime, 'date': date, 'timedelta': timedelta, 'timezone': timezone,
-    'Decimal': Decimal, 'math': _MATH,
-    'json_loads': json_loads, 'json_dumps': json_dumps, 'round_vnd': round_vnd,
+    'datetime': datetime, 'date': date, 'timedelta': timedelta, 'timezone': timezone, 'Decimal': Decimal,
+    'math': _MATH, 'json_loads': json_loads, 'json_dumps': json_dumps, 'round_vnd': round_vnd,
 }
-"""Names available to every script and expression, besides the safe builtins:
+"""Names every script and expression can use besides the safe builtins:
 
 datetime, date, timedelta, timezone -- the classes from the datetime module
 Decimal                             -- decimal.Decimal (use it for money)
-math                                -- the math module's public functions (factorial/comb/perm capped)
-json_loads(text), json_dumps(value) -- json.loads / json.dumps (non-ASCII kept, unknown types -> str)
-round_vnd(amount)                   -- round to whole dong, half away from zero, returns int
+math                                -- the math module's public names (factorial/comb/perm capped)
+json_loads(text), json_dumps(value) -- json.loads / json.dumps (keeps non-ASCII, unknown types -> str)
+round_vnd(amount)                   -- round to whole dong, halves away from zero, returns int
 
 They live in the builtins, so a task data field with the same name simply shadows them.
 """
@@ -279,13 +279,13 @@ _FORBIDDEN_NAMES = frozenset({
     '__import__', '__build_class__', 'open', 'eval', 'exec', 'compile', 'globals', 'locals', 'vars',
     'type', 'setattr', 'delattr', 'input', 'breakpoint', 'dir', 'help', 'exit', 'quit', 'iter',
     'memoryview', 'bytearray', 'object', 'super', 'classmethod', 'staticmethod', 'property',
-    # Not subclasses of Exception: they would escape SpiffWorkflow's error handling.
+    # Not subclasses of Exception: they would slip past SpiffWorkflow's error handling.
     'BaseException', 'SystemExit', 'KeyboardInterrupt', 'GeneratorExit',
 })
 
 
 class _Builtins(dict):
-    """Builtins mapping that names what was refused instead of a bare NameError."""
+    """Builtins mapping that names what was refused instead of raising a bare NameError."""
 
     def __missing__(self, name: str) -> Any:
         if name in _FORBIDDEN_NAMES:
@@ -302,14 +302,14 @@ def _make_builtins() -> dict[str, Any]:
         b[func.__name__] = func
     b.update(
         range=_safe_range, getattr=_guarded_getattr, pow=_guarded_pow,
-        random=random.Random(),  # private generator: seed() must not touch the server's RNG
-        _getattr_=_guarded_getattr, _getitem_=operator.getitem, _getiter_=iter,
+        random=random.Random(),  # own generator: seed() must not touch the server's global RNG
+        _getattr_=_guarded_getattr, _getitem_=operator.getitem, _getiter_=iter, _write_=_guarded_write,
         _iter_unpack_sequence_=guarded_iter_unpack_sequence, _unpack_sequence_=guarded_unpack_sequence,
-        _write_=_guarded_write, _inplacevar_=_inplacevar, _print_=PrintCollector, _apply_=_apply,
+        _inplacevar_=_inplacevar, _print_=PrintCollector,
+        _apply_=lambda func, /, *args, **kwargs: func(*args, **kwargs),
         _add_=_guarded_add, _mul_=_guarded_mul, _pow_=_guarded_pow, _lshift_=_guarded_lshift,
     )
-    b.update(SANDBOX_GLOBALS)
-    return b
+    return {**b, **SANDBOX_GLOBALS}
 
 
 _BASE_BUILTINS = _make_builtins()
@@ -318,21 +318,18 @@ _RESERVED = frozenset(k for k in _BASE_BUILTINS if k.startswith('_')) | {'_check
 
 
 class _Deadline:
-    """Wall-clock budget of one run, enforced through sys.settrace (per thread)."""
+    """Wall-clock budget of one run, enforced through sys.settrace (works in any thread)."""
 
     def __init__(self, limit: float) -> None:
-        self.limit = float(limit)
-        self.end = time.monotonic() + self.limit
-        self.events = 0
-        self.expired = False
+        self.limit, self.end, self.events, self.expired = float(limit), time.monotonic() + limit, 0, False
 
     def check(self) -> None:
         if self.expired or time.monotonic() > self.end:
-            self.expired = True  # sticky: except/finally blocks re-raise via _check_deadline_()
+            self.expired = True  # sticky: except/finally blocks re-raise through _check_deadline_()
             raise SandboxViolation(f'script exceeded the time limit of {self.limit} s')
 
     def trace(self, frame: types.FrameType, event: str, arg: Any) -> Any:
-        # Only script frames get line events; guards and library code stay untraced (fast).
+        # Only script frames get line events: guards and library code stay untraced and fast.
         return self._line if frame.f_code.co_filename == _FILENAME else None
 
     def _line(self, frame: types.FrameType, event: str, arg: Any) -> Any:
@@ -344,7 +341,7 @@ class _Deadline:
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
-    """TaskDataEnvironment semantics, RestrictedPython compilation, guarded builtins, time limit."""
+    """TaskDataEnvironment semantics with RestrictedPython, guarded builtins and a time limit."""
 
     def __init__(self, environment_globals: dict[str, Any] | None = None,
                  time_limit: float = SCRIPT_TIME_LIMIT_S) -> None:
@@ -354,8 +351,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     def evaluate(self, expression: str, context: dict[str, Any],
                  external_context: dict[str, Any] | None = None) -> Any:
         code = _compile_or_raise(expression, 'eval')
-        namespace = {**self.globals, **(external_context or {}), **context}
-        return self._run(code, namespace, evaluate=True)
+        return self._run(code, {**self.globals, **(external_context or {}), **context}, evaluate=True)
 
     def execute(self, script: str, context: dict[str, Any],
                 external_context: dict[str, Any] | None = None) -> bool:
@@ -371,33 +367,29 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
     def _run(self, code: types.CodeType, namespace: dict[str, Any], evaluate: bool) -> Any:
         reserved = _RESERVED.intersection(namespace)
-        if reserved:  # such keys would shadow the guards in the builtins
+        if reserved:  # such keys would shadow the guards living in the builtins
             raise SandboxViolation(f'task data uses reserved names {sorted(reserved)}')
         deadline = _Deadline(self.time_limit)
-        builtins = _Builtins(_BASE_BUILTINS)
-        builtins['_check_deadline_'] = deadline.check
-        namespace['__builtins__'] = builtins
-        previous = sys.gettrace()  # pytest-cov / debuggers may have one installed
+        namespace['__builtins__'] = _Builtins(_BASE_BUILTINS, _check_deadline_=deadline.check)
+        previous = sys.gettrace()  # pytest-cov or a debugger may have one installed
         sys.settrace(deadline.trace)
         try:
             return eval(code, namespace) if evaluate else exec(code, namespace)
         except (Exception, KeyboardInterrupt):
             raise
-        except BaseException as exc:  # SystemExit & co. must not escape SpiffWorkflow's handling
+        except BaseException as exc:  # SystemExit & co. must not slip past SpiffWorkflow
             raise _refuse(f'raising {type(exc).__name__}') from exc
         finally:
             sys.settrace(previous)
 
     def _remove_globals_and_functions_from_context(self, context: dict[str, Any],
                                                    external_context: dict[str, Any]) -> None:
-        """Same cleanup as TaskDataEnvironment, plus sandbox helpers bound to data names."""
+        # As TaskDataEnvironment, plus sandbox helpers bound to data names (`m = math`).
         for key in list(context):
             value = context[key]
-            # plain values (True, None, 0...) may share identity with builtins; they are data
-            is_helper = id(value) in _BUILTIN_IDS and not isinstance(value, bool | int | float | str | None)
-            if (key == '__builtins__' or callable(value) or is_helper
+            if (key == '__builtins__' or callable(value) or id(value) in _BUILTIN_IDS
                     or key in self.globals or key in external_context):
-                context.pop(key)
+                del context[key]
 
     def check_for_overwrite(self, context: dict[str, Any], external_context: dict[str, Any]) -> None:
         clashes = (set(self.globals) | set(external_context)).intersection(context)
@@ -407,17 +399,17 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
 
 class MotcuaScriptEngine(PythonScriptEngine):
-    """SpiffWorkflow script engine running everything in a SandboxEnvironment."""
+    """SpiffWorkflow script engine running every script and expression in a SandboxEnvironment."""
 
     def __init__(self, environment: BasePythonScriptEngineEnvironment | None = None,
                  time_limit: float = SCRIPT_TIME_LIMIT_S) -> None:
         super().__init__(environment or SandboxEnvironment(time_limit=time_limit))
 
     def validate(self, expression: str) -> None:
-        _compile_or_raise(expression, 'eval')  # DMN relies on SyntaxError here
+        _compile_or_raise(expression, 'eval')  # the DMN engine relies on SyntaxError here
 
     def create_task_exec_exception(self, task: Any, script: str, err: Exception) -> Exception:
-        # As in SpiffWorkflow, but tolerates non-str args (KeyError(1) made it raise a TypeError).
+        # As SpiffWorkflow's, but tolerates non-str args (KeyError(1) made it raise TypeError).
         line_number, error_line = self.get_error_line_number_and_content(script, err)
         if isinstance(err, SpiffWorkflowException):
             err.line_number, err.error_line = line_number, error_line
@@ -428,7 +420,7 @@ class MotcuaScriptEngine(PythonScriptEngine):
                                      line_number=line_number, error_line=error_line)
 
     def get_error_line_number_and_content(self, script: str, err: Exception) -> tuple[int, str]:
-        # Read the exception's own traceback and never index past the script's last line.
+        # Reads the exception's own traceback; never indexes past the script's last line.
         if isinstance(err, SyntaxError):
             line_number = err.lineno or 0
         else:

@@ -247,12 +247,11 @@ def _dmn_files(parser, spec, by_file) -> list[SourceFile]:
     out = []
     for ts in spec.task_specs.values():
         if isinstance(ts, BusinessRuleTaskMixin):
+            table_id = ts.dmnEngine.decision_table.id
             for dmn_parser in parser.dmn_parsers.values():
-                if dmn_parser.bpmn_id == ts.dmnEngine.decision_table.id or any(
-                    t.id == ts.dmnEngine.decision_table.id for t in dmn_parser.decision.decisionTables
-                ):
-                    if dmn_parser.filename in by_file:
-                        out.append(by_file[dmn_parser.filename])
+                tables = [t.id for t in dmn_parser.decision.decisionTables]
+                if table_id in tables and dmn_parser.filename in by_file:
+                    out.append(by_file[dmn_parser.filename])
     return out
 
 
@@ -285,7 +284,8 @@ def _from_validation_exception(exc: ValidationException, source: SourceFile, by_
         # a callActivity to a process that is neither uploaded nor deployed
         called = message.split("'")[1] if "'" in message else ""
         for el in source.root.xpath("//*[local-name()='callActivity'][@calledElement=$c]", c=called):
-            return Problem(source.name, el.sourceline, public_id(el.get("id")), f"called process {called!r} is not deployed")
+            message = f"called process {called!r} is not deployed"
+            return Problem(source.name, el.sourceline, public_id(el.get("id")), message)
     return Problem(file_name, line or None, element, message)
 
 
@@ -336,27 +336,27 @@ def check_spec(spec, source: SourceFile) -> list[Problem]:
 
 
 def _check_timer(definition, element_id, source) -> list[Problem]:
-    expression = definition.expression or ""
-    line = source.line_of(element_id)
-    literal = expression.strip()
-    if len(literal) >= 2 and literal[0] == literal[-1] and literal[0] in "'\"":
-        literal = literal[1:-1]
+    expression = (definition.expression or "").strip()
+
+    def problem(message: str) -> list[Problem]:
+        return [Problem(source.name, source.line_of(element_id), public_id(element_id), message)]
+
+    if len(expression) >= 2 and expression[0] == expression[-1] and expression[0] in "'\"":
+        literal = expression[1:-1]  # a bare ISO literal, quoted by the parser
         try:
             if literal.upper().startswith("R"):
                 TimerEventDefinition.parse_iso_recurring_interval(literal)
             else:
                 TimerEventDefinition.parse_time_or_duration(literal)
         except Exception:  # noqa: BLE001
-            return [Problem(source.name, line, public_id(element_id), f"timer {literal!r} is not a valid ISO-8601 value")]
+            return problem(f"timer {literal!r} is not a valid ISO-8601 value")
         return []
     if not expression:
-        return [Problem(source.name, line, public_id(element_id), "timer has no expression")]
-    if _LOOKS_ISO.match(expression.strip()):
-        return [Problem(source.name, line, public_id(element_id), f"timer {expression.strip()!r} is not a valid ISO-8601 value")]
-    return [
-        Problem(source.name, line, public_id(element_id), f"timer expression {expression!r}: {msg}")
-        for _l, msg in sandbox.check_expression(expression)
-    ]
+        return problem("timer has no expression")
+    if _LOOKS_ISO.match(expression):
+        return problem(f"timer {expression!r} is not a valid ISO-8601 value")
+    messages = [msg for _l, msg in sandbox.check_expression(expression)]
+    return [p for msg in messages for p in problem(f"timer expression {expression!r}: {msg}")]
 
 
 _LOOKS_ISO = re.compile(r"^(P\d|PT\d|R\d*/|\d{4}-\d{2})", re.IGNORECASE)
@@ -380,26 +380,23 @@ def _forbidden_names(source: str) -> list[tuple[int, str]]:
 
 
 def _check_decision_table(table, element_id, source) -> list[Problem]:
-    problems = []
-    line = source.line_of(element_id)
+    problems: list[Problem] = []
+
+    def add(message: str) -> None:
+        problems.append(Problem(source.name, source.line_of(element_id), public_id(element_id), message))
+
     for inp in table.inputs:
-        if inp.expression:
-            for _l, msg in sandbox.check_expression(inp.expression):
-                problems.append(Problem(source.name, line, public_id(element_id), f"DMN input {inp.expression!r}: {msg}"))
+        for _l, msg in sandbox.check_expression(inp.expression) if inp.expression else []:
+            add(f"DMN input {inp.expression!r}: {msg}")
     for rule in table.rules:
         for entry in rule.inputEntries:
             for lhs in entry.lhs:
+                # a cell is an expression ("'A'") or a comparison to complete ("> 100")
                 if lhs and sandbox.check_expression(lhs) and sandbox.check_expression(f"v {lhs}".replace("?", "v")):
-                    msg = sandbox.check_expression(lhs)[0][1]
-                    problems.append(
-                        Problem(source.name, line, public_id(element_id), f"DMN rule {rule.row_number} cell {lhs!r}: {msg}")
-                    )
+                    add(f"DMN rule {rule.row_number} cell {lhs!r}: {sandbox.check_expression(lhs)[0][1]}")
         for out in rule.outputEntries:
-            if out.text:
-                for _l, msg in sandbox.check_expression(out.text):
-                    problems.append(
-                        Problem(source.name, line, public_id(element_id), f"DMN rule {rule.row_number} output {out.text!r}: {msg}")
-                    )
+            for _l, msg in sandbox.check_expression(out.text) if out.text else []:
+                add(f"DMN rule {rule.row_number} output {out.text!r}: {msg}")
     return problems
 
 

@@ -18,7 +18,9 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #dde;pad
 <p>Quy trình đã triển khai / Deployed processes: <strong>{{ processes|length }}</strong> ·
 Hồ sơ đang xử lý / Open instances: <strong>{{ open_count }}</strong></p>
 <table><tr><th>Mã quy trình / Process</th><th>Tên / Name</th><th>Phiên bản / Version</th></tr>
-{% for p in processes %}<tr><td>{{ p.process_id }}</td><td>{{ p.name or '' }}</td><td>{{ p.version }}</td></tr>{% endfor %}
+{% for p in processes %}
+<tr><td>{{ p.process_id }}</td><td>{{ p.name or '' }}</td><td>{{ p.version }}</td></tr>
+{% endfor %}
 </table>
 <p><a href="/api/v1/docs">API v1 (OpenAPI)</a> · <a href="/healthz">/healthz</a></p>
 </body></html>"""
