@@ -36,7 +36,11 @@ from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer, copy_locations
 from RestrictedPython.Utilities import utility_builtins
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
-from SpiffWorkflow.bpmn.script_engine import BasePythonScriptEngineEnvironment, PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine import (
+    BasePythonScriptEngineEnvironment,
+    PythonScriptEngine,
+    TaskDataEnvironment,
+)
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 SCRIPT_TIME_LIMIT_S = 2.0
@@ -313,7 +317,9 @@ def _make_builtins() -> dict[str, Any]:
 
 
 _BASE_BUILTINS = _make_builtins()
-_BUILTIN_IDS = frozenset(id(v) for v in _BASE_BUILTINS.values())
+# Helper objects (math, random, string) bound to a data name are dropped after a run; the constants
+# True/False/None are builtins too but are ordinary task data values.
+_BUILTIN_IDS = frozenset(id(v) for v in _BASE_BUILTINS.values() if not isinstance(v, (bool, type(None))))
 _RESERVED = frozenset(k for k in _BASE_BUILTINS if k.startswith('_')) | {'_check_deadline_'}
 
 
@@ -391,11 +397,8 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
                     or key in self.globals or key in external_context):
                 del context[key]
 
-    def check_for_overwrite(self, context: dict[str, Any], external_context: dict[str, Any]) -> None:
-        clashes = (set(self.globals) | set(external_context)).intersection(context)
-        if clashes:
-            raise ValueError(f'You have task data that overwrites a predefined function(s). Please change '
-                             f'the following variable or field name(s) to something else: {clashes}')
+    # Fail fast, as SpiffWorkflow does, when task data would hide an environment global.
+    check_for_overwrite = TaskDataEnvironment.check_for_overwrite
 
 
 class MotcuaScriptEngine(PythonScriptEngine):
