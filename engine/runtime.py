@@ -26,7 +26,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import forms
+from engine import deadlines, forms
 from engine.actors import Actor
 from engine.db import utcnow
 from engine.errors import Conflict, FormInvalid, InvalidState, NotFound
@@ -62,6 +62,7 @@ from engine.parser import (
 from engine.sandbox import MotcuaScriptEngine
 from engine.serialization import restore_instance, serialize_instance, spec_cache
 
+TIME_BUDGET = "time_budget"  # camunda:property on a user task: working-time budget, e.g. "P2D"
 _INTERNAL_SPECS = (BoundaryEventSplit, BoundaryEventJoin, _EndJoin)
 _VARIABLE_REF = re.compile(r"^\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}$")
 
@@ -471,7 +472,9 @@ class Runtime:
         ext = getattr(spec, "extensions", None) or {}
         now = self.clock()
         due_at = None
-        if ext.get(EXT_DUE_DATE):
+        if ext.get(TIME_BUDGET):
+            due_at = self._budget_due(ext[TIME_BUDGET], now)
+        elif ext.get(EXT_DUE_DATE):
             due_at = self._due(ext[EXT_DUE_DATE], now, task.data)
         return HumanTask(
             id=str(task.id),
@@ -504,6 +507,12 @@ class Runtime:
                     )
             self._departments[lane] = code
         return self._departments[lane]
+
+    def _budget_due(self, budget: str, start: datetime) -> datetime | None:
+        try:
+            return deadlines.budget_deadline(budget, start)
+        except ValueError:
+            return None  # reported at deploy time; a bad budget must not block the dossier
 
     def _due(self, value: str, start: datetime, data: dict) -> datetime | None:
         text = value.strip()

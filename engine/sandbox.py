@@ -43,6 +43,8 @@ from SpiffWorkflow.bpmn.script_engine import (
 )
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.deadlines import working_deadline
+
 SCRIPT_TIME_LIMIT_S = 2.0
 MAX_RANGE = 1_000_000  # items in one range()
 MAX_SEQUENCE_LEN = 10_000_000  # items/characters built by one + or * on sequences
@@ -267,6 +269,7 @@ def round_vnd(amount: Any) -> int:
 SANDBOX_GLOBALS: dict[str, Any] = {
     'datetime': datetime, 'date': date, 'timedelta': timedelta, 'timezone': timezone, 'Decimal': Decimal,
     'math': _MATH, 'json_loads': json_loads, 'json_dumps': json_dumps, 'round_vnd': round_vnd,
+    'working_deadline': working_deadline,
 }
 """Names every script and expression can use besides the safe builtins:
 
@@ -275,6 +278,8 @@ Decimal                             -- decimal.Decimal (use it for money)
 math                                -- the math module's public names (factorial/comb/perm capped)
 json_loads(text), json_dumps(value) -- json.loads / json.dumps (keeps non-ASCII, unknown types -> str)
 round_vnd(amount)                   -- round to whole dong, halves away from zero, returns int
+working_deadline(budget)            -- ISO date-time when a working-time budget ("P2D", "PT4H") started now
+                                       ends; for timeDate timers of step budgets
 
 They live in the builtins, so a task data field with the same name simply shadows them.
 """

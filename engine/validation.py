@@ -27,6 +27,7 @@ from SpiffWorkflow.dmn.specs.business_rule_task_mixin import BusinessRuleTaskMix
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 
 from engine import forms, sandbox
+from engine.calendar import parse_budget
 from engine.messages import MotcuaMessageEventDefinition
 from engine.parser import (
     EXT_DUE_DATE,
@@ -326,6 +327,12 @@ def check_spec(spec, source: SourceFile) -> list[Problem]:
             if due and not is_iso_literal(due):
                 for _line, msg in sandbox.check_expression(due):
                     add(element_id, None, f"camunda:dueDate {due!r}: {msg}")
+            budget = (ts.extensions or {}).get("time_budget")
+            if budget:
+                try:
+                    parse_budget(budget)
+                except ValueError as exc:
+                    add(element_id, None, f"time_budget {budget!r}: {exc}")
             for field_id, msg in forms.check_form_definition(forms.fields_from_spec(ts)):
                 add(element_id, None, f"form field {field_id!r}: {msg}")
         if isinstance(ts, BusinessRuleTaskMixin):

@@ -15,12 +15,17 @@ from accounts.service import create_user, ensure_department
 DEPARTMENTS = [
     ("MOTCUA", "Bộ phận Một cửa", "One-stop desk"),
     ("SXD", "Sở Xây dựng", "Department of Construction"),
+    ("LD_SXD", "Lãnh đạo Sở Xây dựng", "Leadership, Department of Construction"),
     ("STNMT", "Sở Tài nguyên và Môi trường", "Department of Natural Resources and Environment"),
     ("SKHDT", "Sở Kế hoạch và Đầu tư", "Department of Planning and Investment"),
+    ("LD_SKHDT", "Lãnh đạo Sở Kế hoạch và Đầu tư", "Leadership, Department of Planning and Investment"),
     ("SGTVT", "Sở Giao thông vận tải", "Department of Transport"),
+    ("LD_SGTVT", "Lãnh đạo Sở Giao thông vận tải", "Leadership, Department of Transport"),
     ("CUCTHUE", "Cục Thuế", "Tax Department"),
-    ("UBND_PHUONG", "UBND phường", "Ward People's Committee"),
-    ("LANHDAO", "Lãnh đạo", "Leadership"),
+    ("LD_CUCTHUE", "Lãnh đạo Cục Thuế", "Leadership, Tax Department"),
+    ("MOTCUA_PHUONG", "Bộ phận Một cửa UBND phường", "Ward one-stop desk"),
+    ("TUPHAP_HOTICH", "Công chức Tư pháp - Hộ tịch", "Ward justice and civil-status officer"),
+    ("LD_PHUONG", "Lãnh đạo UBND phường", "Ward People's Committee leadership"),
 ]
 
 # username, roles, departments, full name
@@ -28,7 +33,15 @@ USERS = [
     ("admin", ["admin"], [], "Quản trị hệ thống"),
     ("tiepnhan", ["clerk"], ["MOTCUA"], "Nguyễn Thị Lan (Một cửa)"),
     ("chuyenvien", ["specialist"], ["SXD"], "Trần Văn Minh (Sở Xây dựng)"),
-    ("lanhdao", ["leader"], ["SXD", "LANHDAO"], "Lê Quốc Hùng (Lãnh đạo Sở)"),
+    ("lanhdao", ["leader"], ["SXD", "LD_SXD"], "Lê Quốc Hùng (Lãnh đạo Sở Xây dựng)"),
+    ("tainguyen", ["specialist"], ["STNMT"], "Đỗ Thị Mai (Sở Tài nguyên và Môi trường)"),
+    ("kehoach", ["specialist", "leader"], ["SKHDT", "LD_SKHDT"], "Vũ Đức Thắng (Sở Kế hoạch và Đầu tư)"),
+    ("giaothong", ["specialist", "leader"], ["SGTVT", "LD_SGTVT"], "Hoàng Văn Nam (Sở Giao thông vận tải)"),
+    ("thue", ["specialist", "leader"], ["CUCTHUE", "LD_CUCTHUE"], "Phan Thị Hoa (Cục Thuế)"),
+    ("motcuaphuong", ["clerk"], ["MOTCUA_PHUONG"], "Bùi Thị Hạnh (Một cửa phường)"),
+    ("hotich", ["specialist"], ["TUPHAP_HOTICH"], "Ngô Văn Tuấn (Tư pháp - Hộ tịch)"),
+    ("chutich", ["leader"], ["LD_PHUONG"], "Đặng Minh Quang (Chủ tịch UBND phường)"),
+    ("lanhdaotrungtam", ["center_leader"], ["LD_SXD"], "Trịnh Thu Trang (Lãnh đạo Trung tâm)"),
     ("thietke", ["designer"], [], "Phạm Thu Hà (Thiết kế quy trình)"),
     ("congdvc", ["integrator"], [], "Cổng Dịch vụ công quốc gia (tích hợp)"),
 ]

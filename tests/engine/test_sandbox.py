@@ -122,7 +122,7 @@ def test_sandbox_globals_datetime_decimal_math_json(env):
     assert data['parsed'] == {'ten': 'Nguyễn Văn A'}
     assert data['dumped'] == '{"ten": "Nguyễn Văn A", "fee": "37501.5"}'
     assert set(SANDBOX_GLOBALS) == {'datetime', 'date', 'timedelta', 'timezone', 'Decimal', 'math',
-                                    'json_loads', 'json_dumps', 'round_vnd'}
+                                    'json_loads', 'json_dumps', 'round_vnd', 'working_deadline'}
 
 
 @pytest.mark.parametrize('amount, expected', [(1234.5, 1235), (1234.4, 1234), (Decimal('-2.5'), -3),
@@ -476,3 +476,12 @@ def test_decimal_results_keep_type():
     data = {'unit_price': Decimal('15000'), 'quantity': 3, 'issued': datetime(2024, 5, 1)}
     SandboxEnvironment().execute("total = unit_price * quantity\nyear = issued.year", data)
     assert data['total'] == Decimal('45000') and data['year'] == 2024
+
+
+def test_working_deadline_is_available_to_timer_expressions(env):
+    from datetime import datetime
+
+    value = env.evaluate('working_deadline("P2D")', {})
+    due = datetime.fromisoformat(value)
+    assert due.tzinfo is not None and (due.hour, due.minute) == (17, 0)  # end of office hours
+    assert due > datetime.now(due.tzinfo)
