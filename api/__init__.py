@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 
-from api import deployments, errors, instances, messages, processes, tasks
+from api import calendar, deployments, dossiers, errors, instances, messages, processes, tasks
 
 
 def init_app(app: Flask) -> Api:
@@ -15,7 +15,7 @@ def init_app(app: Flask) -> Api:
         "info": {"description": "Deploy BPMN procedures, run dossiers, complete tasks, send messages."},
     })
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for module in (deployments, processes, instances, tasks, messages):
+    for module in (deployments, processes, instances, tasks, messages, dossiers, calendar):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     errors.init_app(app)
     _serve_swagger_assets(app)

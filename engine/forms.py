@@ -33,7 +33,7 @@ _NUM_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _ISO_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _VN_DATE_RE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-_PHONE_RE = re.compile(r"0[0-9]{9}|\+84[0-9]{9}")
+_PHONE_RE = re.compile(r"(?:0|\+84)(?:[35789]\d{8}|2\d{9})")  # mobile: 10 digits; landline 02x: 11
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
 _TRUE, _FALSE = {"true", "on", "1", "yes"}, {"false", "off", "0", "no"}
 
@@ -230,7 +230,7 @@ def _coerce_text(v: Any, f: FieldDef) -> str:
     if f.type == "phone":
         v = _PHONE_SEPARATORS.sub("", v)
         if not _PHONE_RE.fullmatch(v):
-            raise FieldError("must be a Vietnamese phone number (0 and 9 digits, or +84 and 9 digits)")
+            raise FieldError("must be a Vietnamese phone number (mobile 0xxxxxxxxx, landline 02xxxxxxxxx, or +84...)")
     return v
 
 

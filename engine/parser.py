@@ -169,7 +169,15 @@ class MotcuaUserTaskParser(UserTaskParser):
 
 
 class _TimerNormalizingMixin:
-    """Accept bare ISO-8601 literals in timers; build our message definition."""
+    """Accept bare ISO-8601 literals in timers; build our message definition; read camunda:properties
+    (SpiffWorkflow reads them on tasks only, but markers such as dossier_action sit on events too)."""
+
+    def parse_extensions(self, node=None):
+        extensions = super().parse_extensions(node)
+        for prop in self.xpath("./bpmn:extensionElements/camunda:properties/camunda:property"):
+            if prop.get("name"):
+                extensions[prop.get("name")] = prop.get("value")
+        return extensions
 
     def parse_timer_event(self, event):
         definition = super().parse_timer_event(event)

@@ -26,7 +26,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import deadlines, forms
+from engine import calendar_days, deadlines, forms, hooks
 from engine.actors import Actor
 from engine.db import utcnow
 from engine.errors import Conflict, FormInvalid, InvalidState, NotFound
@@ -64,6 +64,7 @@ from engine.serialization import restore_instance, serialize_instance, spec_cach
 
 TIME_BUDGET = "time_budget"  # camunda:property on a user task: working-time budget, e.g. "P2D"
 _INTERNAL_SPECS = (BoundaryEventSplit, BoundaryEventJoin, _EndJoin)
+_COMPLETION_KINDS = ("task_completed", "step_completed", "timer_fired", "message_caught")
 _VARIABLE_REF = re.compile(r"^\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}$")
 
 # Computes a due time from a camunda:dueDate value: (expression, start, task data) -> datetime | None.
@@ -92,6 +93,7 @@ class Runtime:
         self.clock = clock
         self.due_resolver = due_resolver
         self.script_engine = MotcuaScriptEngine()
+        calendar_days.refresh_if_stale(session)
         self._departments: dict[str | None, str | None] = {}
 
     # ------------------------------------------------------------------ queries
@@ -142,8 +144,13 @@ class Runtime:
         data: dict[str, Any] | None = None,
         actor: Actor | None = None,
         version: int | None = None,
+        instance_id: str | None = None,
+        on_created: Callable[[Instance], None] | None = None,
     ) -> Instance:
-        instance, workflow, step = self._create(process_id, business_key, data, actor, version)
+        """Start an instance; ``on_created`` may attach rows to it before its first step runs."""
+        instance, workflow, step = self._create(process_id, business_key, data, actor, version, instance_id)
+        if on_created is not None:
+            on_created(instance)
         self._advance(instance, workflow, step)
         self._persist(instance, workflow, step)
         return instance
@@ -355,7 +362,7 @@ class Runtime:
             latest[row.process_id] = row
         return list(latest.values())
 
-    def _create(self, process_id, business_key, data, actor, version):
+    def _create(self, process_id, business_key, data, actor, version, instance_id=None):
         if version is None:
             pv = self.latest_version(process_id)
         else:
@@ -371,7 +378,7 @@ class Runtime:
                 task.set_data(**data)
         now = self.clock()
         instance = Instance(
-            id=str(uuid.uuid4()),
+            id=instance_id or str(uuid.uuid4()),
             process_id=pv.process_id,
             version_id=pv.id,
             business_key=business_key,
@@ -444,6 +451,8 @@ class Runtime:
             step.log_instance(f"instance_{instance.status}")
         self._sync_tasks(instance, workflow, step)
         self._sync_waits(instance, workflow)
+        for listener in hooks.step_listeners():
+            listener(self.session, instance, step)
         for entry in step.entries:
             self.session.add(entry)
 
@@ -464,6 +473,7 @@ class Runtime:
                 continue
             row = self._new_human_task(instance, task)
             self.session.add(row)
+            step.new_tasks.append(row)
             step.log("task_created", task, from_lane=step.previous_lane, to_lane=row.lane,
                      detail={"assignee": row.assignee, "candidate_groups": row.candidate_groups})
 
@@ -586,6 +596,8 @@ class _Step:
         self.entries: list[EventLogEntry] = []
         self.error: Exception | None = None
         self.previous_lane: str | None = None
+        self.completed: list[tuple[EventLogEntry, object]] = []  # (entry, task spec) of completed elements
+        self.new_tasks: list[HumanTask] = []
 
     def log(self, kind: str, task=None, **fields) -> None:
         spec = task.task_spec if task is not None else None
@@ -597,9 +609,10 @@ class _Step:
             "actor": self.actor,
         }
         values.update(fields)
-        self.entries.append(
-            EventLogEntry(instance_id=self.instance.id, at=self.runtime.clock(), kind=kind, **values)
-        )
+        entry = EventLogEntry(instance_id=self.instance.id, at=self.runtime.clock(), kind=kind, **values)
+        self.entries.append(entry)
+        if spec is not None and kind in _COMPLETION_KINDS:
+            self.completed.append((entry, spec))
 
     def log_instance(self, kind: str, detail: dict | None = None) -> None:
         self.log(kind, None, detail=detail)

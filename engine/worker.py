@@ -77,8 +77,14 @@ def fire_due_timers(sessions: sessionmaker, now: datetime | None = None, limit: 
     return fired
 
 
-def run_worker(sessions: sessionmaker, poll_seconds: float = 1.0, stop: threading.Event | None = None) -> None:
-    """Loop until SIGTERM/SIGINT (or ``stop`` is set)."""
+def run_worker(sessions: sessionmaker, poll_seconds: float = 1.0, stop: threading.Event | None = None,
+               periodic: list[tuple[float, Callable[[sessionmaker], object]]] | None = None) -> None:
+    """Loop until SIGTERM/SIGINT (or ``stop`` is set).
+
+    ``periodic`` holds (interval seconds, job) pairs run beside the timers, e.g. the
+    dossiers' deadline checks; a failing job is logged and retried next time.
+    """
+    last_run: dict[int, float] = {}
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -92,5 +98,12 @@ def run_worker(sessions: sessionmaker, poll_seconds: float = 1.0, stop: threadin
                 log.info("fired timers of %d instance(s)", count)
         except Exception:
             log.exception("worker cycle failed; retrying")  # e.g. database restarting
+        for index, (interval, job) in enumerate(periodic or []):
+            if time.monotonic() - last_run.get(index, float("-inf")) >= interval:
+                last_run[index] = time.monotonic()
+                try:
+                    job(sessions)
+                except Exception:
+                    log.exception("periodic job %s failed; retrying later", getattr(job, "__name__", job))
         stop.wait(max(0.0, poll_seconds - (time.monotonic() - started)))
     log.info("worker stopped")

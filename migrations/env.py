@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy import pool
 
 import accounts.models  # noqa: F401 - register tables
+import dossiers.models  # noqa: F401 - register tables
 import engine.models  # noqa: F401 - register tables
 from engine.db import Base, make_engine
 

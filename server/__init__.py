@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 from sqlalchemy import text
 
+import dossiers
 from server import database
 from server.config import load_config
 
@@ -18,6 +19,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     database.init_app(app)
+    dossiers.install()  # dossier rules react to every persisted step
 
     import api
     import ui

@@ -188,7 +188,19 @@ def worker_command(once: bool) -> None:
     sessions = current_app.extensions["motcua.sessions"]
     if once:
         click.echo(f"fired timers of {fire_due_timers(sessions)} instance(s)")
+        dossier_deadlines(sessions)
         return
-    run_worker(sessions, current_app.config["WORKER_POLL_SECONDS"])
+    run_worker(sessions, current_app.config["WORKER_POLL_SECONDS"], periodic=[(60.0, dossier_deadlines)])
+
+
+def dossier_deadlines(sessions) -> None:
+    """Warn, draft apologies and flag overdue dossiers (every minute)."""
+    from dossiers.lateness import check_deadlines
+
+    with sessions() as session:
+        counts = check_deadlines(session)
+        session.commit()
+    if any(counts.values()):
+        click.echo(f"deadlines: {counts}")
 
 

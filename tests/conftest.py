@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 import accounts.models  # noqa: F401 - register tables
+import dossiers.models  # noqa: F401
 import engine.models  # noqa: F401
 from engine.db import Base, make_engine
 from engine.serialization import spec_cache

@@ -237,14 +237,14 @@ def test_huge_strings_are_capped_by_default():
 
 @pytest.mark.parametrize(("raw", "expected"), [
     ("0912345678", "0912345678"), ("0912 345 678", "0912345678"), ("+84912345678", "+84912345678"),
-    ("+84 91-234.5678", "+84912345678"),
+    ("+84 91-234.5678", "+84912345678"), ("0292 3812 345", "02923812345"), ("+84 292 3812 345", "+842923812345"),
 ])
 def test_phone_accepts(raw, expected):
     assert clean_one("phone", raw) == (expected, None)
 
 
 @pytest.mark.parametrize(
-    "raw", ["912345678", "09123456789", "+8409123456", "84912345678", "+84 91234567", "0912abc678"]
+    "raw", ["912345678", "09123456789", "+8409123456", "84912345678", "+84 91234567", "0912abc678", "0112345678"]
 )
 def test_phone_rejects(raw):
     value, error = clean_one("phone", raw)

@@ -1,0 +1,40 @@
+"""Fixtures for dossier tests: the one-stop test procedure deployed, people and helpers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from engine.actors import Actor
+from engine.calendar import VN_TZ
+from engine.deployments import deploy
+from engine.runtime import Runtime
+from tests.conftest import fixture_bytes
+
+DESK = Actor("tiepnhan", frozenset({"clerk"}), frozenset({"MOTCUA"}))
+SPECIALIST = Actor("chuyenvien", frozenset({"specialist"}), frozenset({"SXD"}))
+LEADER = Actor("lanhdao", frozenset({"leader"}), frozenset({"SXD", "LD_SXD"}))
+PORTAL = Actor("congdvc", frozenset({"integrator"}))
+APPLICANT = {"kind": "person", "name": "Nguyễn Văn Bình", "id_number": "092085001234", "phone": "0912345678",
+             "email": "binh@example.vn", "address": "12 Hòa Bình, Ninh Kiều, Cần Thơ"}
+
+
+def vn(*args) -> datetime:
+    return datetime(*args, tzinfo=VN_TZ)
+
+
+@pytest.fixture
+def onestop(sessions, people):
+    with sessions() as s:
+        deploy(s, [("onestop_fixture.bpmn", fixture_bytes("onestop_fixture.bpmn"))], "tests")
+        s.commit()
+    return sessions
+
+
+def complete(session, dossier, element_id, data, actor):
+    rt = Runtime(session)
+    [task] = [t for t in rt.open_tasks(dossier.id) if t.element_id == element_id]
+    rt.complete_task(task.id, data, actor)
+    session.commit()
+    return task
