@@ -199,7 +199,8 @@ def apply_action(dossier: Dossier, action: str, data: dict, now: datetime, step)
         dossier.fee_state = "paid"
         dossier.paid_at = now
         dossier.payment_channel = payment.get("channel") or ("online" if dossier.channel == "online" else "counter")
-        _set_status(dossier, PROCESSING, now, step, action)
+        # paying for a result that is already issued (e.g. a permit) returns to "done"
+        _set_status(dossier, DONE if dossier.finished_at else PROCESSING, now, step, action)
     elif action == "result_issued":
         dossier.finished_at = now
         dossier.late = dossier.appointment_at is not None and now > dossier.appointment_at
