@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import OperationalError
 from flask import Flask, current_app
 
 from server.database import new_session
 
 
+def database_errors(command):
+    """Say what is wrong with the database in one line instead of a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except OperationalError as exc:
+            raise click.ClickException(
+                f"the database is not reachable or not migrated ({str(exc.orig).splitlines()[0]}); "
+                "run: flask --app wsgi db upgrade"
+            ) from None
+
+    return wrapper
+
+
 def init_app(app: Flask) -> None:
-    for group in (db_cli, bpmn_cli, tokens_cli, users_cli, demo_cli):
+    for group in (db_cli, bpmn_cli, tokens_cli, users_cli, demo_cli, calendar_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker_command)
 
@@ -76,6 +94,7 @@ def bpmn_validate(paths: tuple[str, ...]) -> None:
 @click.argument("paths", nargs=-1)
 @click.option("--note", default=None, help="change note for the version history")
 @click.option("--by", "deployed_by", default="cli", show_default=True)
+@database_errors
 def bpmn_deploy(paths: tuple[str, ...], note: str | None, deployed_by: str) -> None:
     from engine.deployments import deploy
     from engine.errors import DeploymentInvalid
@@ -106,6 +125,7 @@ def tokens_cli() -> None:
 @click.option("--user", "username", required=True)
 @click.option("--name", default="cli", show_default=True, help="what the token is for")
 @click.option("--scope", "scopes", multiple=True, help="read, start, complete, messages, deploy, admin (default all)")
+@database_errors
 def tokens_create(username: str, name: str, scopes: tuple[str, ...]) -> None:
     from accounts.service import create_token, get_user
     from engine.errors import EngineError
@@ -121,6 +141,7 @@ def tokens_create(username: str, name: str, scopes: tuple[str, ...]) -> None:
 
 @tokens_cli.command("revoke")
 @click.argument("token_id", type=int)
+@database_errors
 def tokens_revoke(token_id: int) -> None:
     from accounts.service import revoke_token
     from engine.errors import EngineError
@@ -146,6 +167,7 @@ def users_cli() -> None:
 @click.option("--department", "departments", multiple=True)
 @click.option("--full-name", default=None)
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@database_errors
 def users_create(username, roles, departments, full_name, password_stdin) -> None:
     from accounts.service import create_user
     from engine.errors import EngineError
@@ -167,6 +189,7 @@ def demo_cli() -> None:
 
 
 @demo_cli.command("seed", help="Create demo departments and users (safe to run again).")
+@database_errors
 def demo_seed() -> None:
     from server.demo import seed
 
@@ -177,6 +200,44 @@ def demo_seed() -> None:
         click.echo(f"created {username} (password: {password})")
     if not created:
         click.echo("demo users already exist")
+
+
+# ------------------------------------------------------------------ calendar
+@click.group("calendar", help="Working-day calendar: extra days off and make-up working days.")
+def calendar_cli() -> None:
+    pass
+
+
+@calendar_cli.command("set", help="Mark DAY (YYYY-MM-DD) as a day off (--off) or a make-up working day (--working).")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--off/--working", "off", required=True)
+@click.option("--note", default=None)
+@database_errors
+def calendar_set(day, off: bool, note: str | None) -> None:
+    from engine import calendar_days
+
+    with new_session() as session:
+        calendar_days.set_day(session, day.date(), not off, note, "cli")
+        session.commit()
+    click.echo(f"{day:%d/%m/%Y}: {'day off' if off else 'working day'}")
+
+
+@calendar_cli.command("show", help="Working days and holidays of a month (YYYY-MM).")
+@click.argument("month", type=click.DateTime(formats=["%Y-%m"]))
+@database_errors
+def calendar_show(month) -> None:
+    import calendar as cal
+    from datetime import date
+
+    from engine import calendar_days
+
+    with new_session() as session:
+        working = calendar_days.load(session)
+    for day in range(1, cal.monthrange(month.year, month.month)[1] + 1):
+        d = date(month.year, month.month, day)
+        reason = working.why(d)
+        mark = "làm việc" if working.is_working_day(d) else "nghỉ"
+        click.echo(f"{d:%d/%m/%Y} {d:%a}  {mark:<9} {reason or ''}")
 
 
 # -------------------------------------------------------------------- worker
