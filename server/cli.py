@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import click
-from sqlalchemy.exc import OperationalError
 from flask import Flask, current_app
+from sqlalchemy.exc import OperationalError
 
 from server.database import new_session
 
