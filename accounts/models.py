@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
+from flask_login import UserMixin
 from sqlalchemy import Boolean, Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -18,7 +20,7 @@ user_departments = Table(
 )
 
 
-class User(Base):
+class User(UserMixin, Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -31,6 +33,12 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     departments: Mapped[list[Department]] = relationship(secondary=user_departments, lazy="selectin")
+    language: Mapped[str | None] = mapped_column(String(5))
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the signed session cookie: changing the password ends old sessions."""
+        fingerprint = hashlib.sha256((self.password_hash or "").encode()).hexdigest()[:16]
+        return f"{self.id}.{fingerprint}"
 
 
 class ApiToken(Base):

@@ -8,6 +8,7 @@ from flask import Flask, send_from_directory
 from flask_smorest import Api
 
 from api import calendar, deployments, dossiers, errors, instances, messages, processes, tasks
+from server.extensions import csrf
 
 
 def init_app(app: Flask) -> Api:
@@ -17,6 +18,7 @@ def init_app(app: Flask) -> Api:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for module in (deployments, processes, instances, tasks, messages, dossiers, calendar):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
+        csrf.exempt(module.blp)  # bearer tokens, not cookies: no cross-site request forgery
     errors.init_app(app)
     _serve_swagger_assets(app)
     return api

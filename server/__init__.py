@@ -9,12 +9,13 @@ from sqlalchemy import text
 
 import dossiers
 from server import database
-from server.config import load_config
+from server.config import ROOT, load_config
 
 
 def create_app(overrides: dict | None = None) -> Flask:
     config = load_config(overrides)
-    app = Flask(__name__, instance_path=config["INSTANCE_DIR"], static_folder=None)
+    app = Flask(__name__, instance_path=config["INSTANCE_DIR"], static_folder=None,
+                template_folder=str(ROOT / "ui" / "templates"))
     app.config.update(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -1,39 +1,105 @@
-"""The web app for civil servants, designers and citizens (grows with the web-app issue)."""
+"""The web app for civil servants, designers and leaders: server-rendered Flask + Jinja.
+
+Vietnamese by default (Flask-Babel, English available), dates dd/mm/yyyy, CSRF on every
+form, sign-in with Flask-Login. Each concern is a blueprint in its own module.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, render_template_string
-from sqlalchemy import func, select
+from pathlib import Path
 
-from engine.models import Instance, ProcessVersion
+from flask import Flask, redirect, render_template, request, send_from_directory, session, url_for
+from flask_login import current_user
+
+from accounts.models import User
+from dossiers.notifications import vn_date, vn_datetime
 from server.database import db
+from server.extensions import babel, csrf, limiter, login_manager
 
-_HOME = """<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><title>motcua — Một cửa</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1b2733}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #dde;padding:.4rem;text-align:left}</style>
-</head><body>
-<h1>motcua — Hệ thống một cửa / One-stop platform</h1>
-<p>Quy trình đã triển khai / Deployed processes: <strong>{{ processes|length }}</strong> ·
-Hồ sơ đang xử lý / Open instances: <strong>{{ open_count }}</strong></p>
-<table><tr><th>Mã quy trình / Process</th><th>Tên / Name</th><th>Phiên bản / Version</th></tr>
-{% for p in processes %}
-<tr><td>{{ p.process_id }}</td><td>{{ p.name or '' }}</td><td>{{ p.version }}</td></tr>
-{% endfor %}
-</table>
-<p><a href="/api/v1/docs">API v1 (OpenAPI)</a> · <a href="/healthz">/healthz</a></p>
-</body></html>"""
+
+def vn_iso_date(value) -> str:
+    """An ISO date string from task data shown as people write it: 2026-11-23 -> 23/11/2026."""
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        return f"{value[8:10]}/{value[5:7]}/{value[0:4]}"
+    return "" if value is None else str(value)
+
+
+def _locale() -> str:
+    return session.get("lang") or "vi"
 
 
 def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "vi")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh")
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)  # a working day
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    babel.init_app(app, locale_selector=_locale)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(token: str) -> User | None:
+        user_id, _, fingerprint = token.partition(".")
+        if not user_id.isdigit():
+            return None
+        user = db().get(User, int(user_id))
+        if user is None or not user.is_active or user.get_id() != token:
+            return None  # password changed or account disabled: the old session ends
+        return user
+
+    from ui import admin, auth, dossier_pages, inbox, tasks
+
+    for module in (auth, inbox, tasks, dossier_pages, admin):
+        app.register_blueprint(module.bp)
+
+    static_dir = Path(__file__).parent / "static"
+    app.add_url_rule(
+        "/static/<path:filename>", endpoint="static_ui",
+        view_func=lambda filename: send_from_directory(static_dir, filename, max_age=3600),
+    )
+    app.jinja_env.filters["vn_date"] = vn_date
+    app.jinja_env.filters["vn_datetime"] = vn_datetime
+    app.jinja_env.filters["vn_iso_date"] = vn_iso_date
+
+    @app.context_processor
+    def _globals():
+        return {"lang": _locale(), "current_path": request.full_path.rstrip("?")}
+
     @app.get("/")
     def home():
-        session = db()
-        latest = {}
-        for pv in session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version)):
-            latest[pv.process_id] = pv
-        open_count = session.scalar(
-            select(func.count()).select_from(Instance).where(Instance.status.in_(("running", "waiting", "error")))
-        )
-        return render_template_string(_HOME, processes=list(latest.values()), open_count=open_count)
+        if current_user.is_authenticated:
+            return redirect(url_for("inbox.index"))
+        return redirect(url_for("auth.login"))
+
+    @app.errorhandler(403)
+    def forbidden(_exc):
+        if request.path.startswith("/api/"):
+            return _exc
+        return render_template("ui/error.html", code=403), 403
+
+    @app.errorhandler(404)
+    def not_found(_exc):
+        if request.path.startswith("/api/"):
+            return _exc
+        return render_template("ui/error.html", code=404), 404
+
+    @app.errorhandler(429)
+    def too_many(_exc):
+        if request.path.startswith("/api/"):
+            return _exc
+        return render_template("ui/error.html", code=429), 429
+
+    @app.after_request
+    def _content_security_policy(response):
+        if not request.path.startswith("/api/v1/docs"):
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+            )
+        return response
