@@ -12,6 +12,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	scripts/assets.sh
 	touch $@
 
 install: $(VENV)/.installed
@@ -25,6 +26,7 @@ run: install
 
 ## The whole test suite (TEST_DATABASE_URL=postgresql+psycopg://... runs it on PostgreSQL).
 test: install
+	WITH_BROWSER=1 scripts/system-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -121,3 +121,14 @@ def people(sessions, app):
 
 def auth(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def onestop(sessions, people):
+    """The one-stop test procedure (tests/fixtures/bpmn/onestop_fixture.bpmn) deployed, people seeded."""
+    from engine.deployments import deploy
+
+    with sessions() as s:
+        deploy(s, [("onestop_fixture.bpmn", fixture_bytes("onestop_fixture.bpmn"))], "tests")
+        s.commit()
+    return sessions

@@ -99,6 +99,8 @@ def submit(task_id: str):
             session.commit()
             flash(_("Đã lưu nháp."), "success")
             return redirect(url_for("task_pages.show", task_id=task.id))
+        dossier = session.get(Dossier, task.instance_id)
+        accepted_before = dossier is not None and dossier.received_at is not None
         instance = runtime.complete_task(task.id, values, current_actor())
         session.commit()
     except FormInvalid as exc:
@@ -109,11 +111,12 @@ def submit(task_id: str):
         session.rollback()
         flash(_("Hồ sơ vừa được người khác cập nhật; việc này đã được xử lý."), "error")
         return redirect(url_for("inbox.index"))
-    _flash_handoff(instance.id)
+    just_accepted = dossier is not None and not accepted_before and dossier.received_at is not None
+    _flash_handoff(instance.id, just_accepted)
     return redirect(url_for("inbox.index"))
 
 
-def _flash_handoff(instance_id: str) -> None:
+def _flash_handoff(instance_id: str, just_accepted: bool = False) -> None:
     """Say where the dossier went: the departments of the tasks that opened."""
     session = db()
     runtime = Runtime(session)
@@ -126,6 +129,8 @@ def _flash_handoff(instance_id: str) -> None:
         flash(_("Đã chuyển hồ sơ %(code)s đến: %(to)s.", code=label, to=", ".join(targets)), "success")
     else:
         flash(_("Đã hoàn thành bước xử lý hồ sơ %(code)s.", code=label), "success")
+    if dossier is not None and dossier.received_at is not None and just_accepted:
+        flash(url_for("dossiers.slip", code=dossier.code, kind="receipt", format="pdf"), "receipt")
 
 
 @bp.post("/<task_id>/claim")

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
-
 from engine.actors import Actor
 from engine.calendar import VN_TZ
-from engine.deployments import deploy
 from engine.runtime import Runtime
-from tests.conftest import fixture_bytes
 
 DESK = Actor("tiepnhan", frozenset({"clerk"}), frozenset({"MOTCUA"}))
 SPECIALIST = Actor("chuyenvien", frozenset({"specialist"}), frozenset({"SXD"}))
@@ -22,14 +18,6 @@ APPLICANT = {"kind": "person", "name": "Nguyễn Văn Bình", "id_number": "0920
 
 def vn(*args) -> datetime:
     return datetime(*args, tzinfo=VN_TZ)
-
-
-@pytest.fixture
-def onestop(sessions, people):
-    with sessions() as s:
-        deploy(s, [("onestop_fixture.bpmn", fixture_bytes("onestop_fixture.bpmn"))], "tests")
-        s.commit()
-    return sessions
 
 
 def complete(session, dossier, element_id, data, actor):
