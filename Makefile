@@ -13,6 +13,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt scripts/system-deps.sh
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	scripts/assets.sh
+	$(BIN)/pybabel -q compile --use-fuzzy -d ui/translations
 	touch $@
 
 install: $(VENV)/.installed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from accounts.models import ApiToken, User
 from engine.actors import ROLES, Actor
 from engine.db import utcnow
 from engine.errors import EngineError, NotFound
-from engine.models import Department
+from engine.models import Department, LaneMapping, ProcessVersion
 
 TOKEN_PREFIX = "mc_"
 SCOPES = ("read", "start", "complete", "messages", "deploy", "admin")
@@ -116,3 +117,97 @@ def revoke_token(session: Session, token_id: int) -> None:
     if row is None:
         raise NotFound(f"token {token_id} not found")
     row.revoked_at = utcnow()
+
+
+# ------------------------------------------------------------------ administration
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,99}$")
+DEPARTMENT_CODE_PATTERN = re.compile(r"^[A-Z0-9_]{1,50}$")
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 200  # what the sign-in form accepts
+
+
+def departments_by_code(session: Session, codes: list[str]) -> list[Department]:
+    """The departments of these codes, in the order given; NotFound names the first unknown one."""
+    found = []
+    for code in dict.fromkeys(codes):
+        dept = session.get(Department, code)
+        if dept is None:
+            raise NotFound(f"department {code!r} not found")
+        found.append(dept)
+    return found
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    full_name: str | None,
+    roles: list[str],
+    departments: list[str],
+    is_active: bool,
+) -> None:
+    """Replace a user's name, roles, departments and active flag (the caller commits)."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise EngineError(f"unknown role(s): {', '.join(sorted(unknown))}; known: {', '.join(ROLES)}")
+    user.departments = departments_by_code(session, departments)
+    user.full_name = full_name
+    user.roles = [role for role in ROLES if role in roles]
+    user.is_active = is_active
+    session.flush()
+
+
+def create_department(session: Session, code: str, name_vi: str, name_en: str | None = None) -> Department:
+    if not DEPARTMENT_CODE_PATTERN.match(code):
+        raise EngineError("a department code is upper-case letters, digits and underscores")
+    if session.get(Department, code) is not None:
+        raise EngineError(f"department {code!r} already exists")
+    dept = Department(code=code, name_vi=name_vi, name_en=name_en)
+    session.add(dept)
+    session.flush()
+    return dept
+
+
+def map_lane(session: Session, lane: str, department_code: str) -> LaneMapping:
+    """Say which department a lane name stands for (the caller commits)."""
+    if session.get(Department, department_code) is None:
+        raise NotFound(f"department {department_code!r} not found")
+    if session.get(LaneMapping, lane) is not None:
+        raise EngineError(f"lane {lane!r} is already mapped")
+    mapping = LaneMapping(lane=lane, department_code=department_code)
+    session.add(mapping)
+    session.flush()
+    return mapping
+
+
+def unmap_lane(session: Session, lane: str) -> LaneMapping:
+    mapping = session.get(LaneMapping, lane)
+    if mapping is None:
+        raise NotFound(f"lane {lane!r} is not mapped")
+    session.delete(mapping)
+    session.flush()
+    return mapping
+
+
+def latest_process_versions(session: Session) -> list[ProcessVersion]:
+    latest: dict[str, ProcessVersion] = {}
+    for row in session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version)):
+        latest[row.process_id] = row
+    return list(latest.values())
+
+
+def unmapped_lanes(session: Session) -> dict[str, list[ProcessVersion]]:
+    """Lanes of the latest deployed versions that no department stands for, with the processes using them.
+
+    The same rule as the runtime: an explicit mapping, else a department whose code,
+    Vietnamese or English name equals the lane name.
+    """
+    known = set(session.scalars(select(LaneMapping.lane)))
+    for dept in session.scalars(select(Department)):
+        known.update(name for name in (dept.code, dept.name_vi, dept.name_en) if name)
+    out: dict[str, list[ProcessVersion]] = {}
+    for version in latest_process_versions(session):
+        for lane in dict.fromkeys(version.lanes or ()):
+            if lane and lane not in known:
+                out.setdefault(lane, []).append(version)
+    return dict(sorted(out.items()))

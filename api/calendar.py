@@ -21,17 +21,17 @@ blp = Blueprint("calendar", __name__, description="Working-day calendar override
 
 @blp.route("/calendar/days")
 class CalendarDays(MethodView):
+    @require("read")
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.response(200, CalendarDaySchema(many=True))
-    @require("read")
     def get(self):
         """Extra days off and make-up working days set by administrators (holidays come from the official calendar)."""
         return list(db().scalars(select(CalendarDay).order_by(CalendarDay.day)))
 
+    @require("admin", roles={ROLE_ADMIN})
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.arguments(CalendarDaySchema)
     @blp.response(200, CalendarDaySchema)
-    @require("admin", roles={ROLE_ADMIN})
     def put(self, body: dict):
         """Add or correct a day: ``working: false`` for an extra day off, ``true`` for a make-up working day."""
         session = db()
@@ -42,9 +42,9 @@ class CalendarDays(MethodView):
 
 @blp.route("/calendar/days/<day>")
 class CalendarDayDetail(MethodView):
+    @require("admin", roles={ROLE_ADMIN})
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.response(204)
-    @require("admin", roles={ROLE_ADMIN})
     def delete(self, day: str):
         """Remove an override: the day follows the official calendar again."""
         try:

@@ -37,6 +37,7 @@ def uploaded_files() -> list[tuple[str, bytes]]:
 
 @blp.route("/deployments")
 class Deployments(MethodView):
+    @require("deploy", roles={ROLE_ADMIN, ROLE_DESIGNER})
     @blp.doc(
         security=[{"bearerAuth": []}],
         requestBody={
@@ -56,7 +57,6 @@ class Deployments(MethodView):
     )
     @blp.response(201, DeploymentResultSchema)
     @blp.alt_response(422, schema=ValidationProblemSchema, description="validation problems, one per line")
-    @require("deploy", roles={ROLE_ADMIN, ROLE_DESIGNER})
     def post(self):
         """Validate and deploy files; a process gets a new version only when its content changed."""
         files = uploaded_files()

@@ -68,9 +68,9 @@ def visible_dossier(code: str) -> Dossier:
 
 @blp.route("/procedures")
 class Procedures(MethodView):
+    @require("read")
     @blp.doc(security=SECURITY)
     @blp.response(200, ProcedureSchema(many=True))
-    @require("read")
     def get(self):
         """Administrative procedures offered (from the metadata of the deployed diagrams)."""
         return [p.to_dict() for p in all_procedures(db())]
@@ -78,10 +78,10 @@ class Procedures(MethodView):
 
 @blp.route("/dossiers")
 class Dossiers(MethodView):
+    @require("read")
     @blp.doc(security=SECURITY)
     @blp.arguments(DossierQuerySchema, location="query")
     @blp.response(200, DossierPageSchema)
-    @require("read")
     def get(self, args: dict):
         """Dossiers, newest first; filter by national status, procedure, department, overdue; search."""
         query = select(Dossier).where(dossier_visibility(current_actor())).order_by(Dossier.submitted_at.desc())
@@ -100,12 +100,12 @@ class Dossiers(MethodView):
             query = query.where(or_(Dossier.code == term, Dossier.applicant_name.ilike(f"{_like(term)}%", escape="\\")))
         return paginate(db(), query, args["page"], args["page_size"])
 
+    @require("start", roles=DESK_ROLES)
     @blp.doc(security=SECURITY, parameters=[{
         "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"},
         "description": "retrying with the same key returns the dossier created the first time"}])
     @blp.arguments(SubmitDossierSchema)
     @blp.response(201, DossierSchema)
-    @require("start", roles=DESK_ROLES)
     def post(self, body: dict):
         """Submit a dossier: tracking code issued, the procedure's process started (status 1)."""
         session = db()
@@ -140,19 +140,19 @@ class Dossiers(MethodView):
 
 @blp.route("/dossiers/<code>")
 class DossierDetail(MethodView):
+    @require("read")
     @blp.doc(security=SECURITY)
     @blp.response(200, DossierSchema)
-    @require("read")
     def get(self, code: str):
         """One dossier by tracking code."""
         return visible_dossier(code)
 
 
 @blp.route("/dossiers/<code>/supplement", methods=["POST"])
+@require("messages", roles=DESK_ROLES)
 @blp.doc(security=SECURITY)
 @blp.arguments(SupplementSchema)
 @blp.response(200, DossierSchema)
-@require("messages", roles=DESK_ROLES)
 def supplement(body: dict, code: str):
     """The citizen's supplement arrived: the process continues and the clock resumes."""
     session = db()
@@ -163,10 +163,10 @@ def supplement(body: dict, code: str):
 
 
 @blp.route("/dossiers/<code>/withdraw", methods=["POST"])
+@require("start", roles=DESK_ROLES)
 @blp.doc(security=SECURITY)
 @blp.arguments(WithdrawSchema)
 @blp.response(200, DossierSchema)
-@require("start", roles=DESK_ROLES)
 def withdraw(body: dict, code: str):
     """The citizen withdraws the dossier (status 7); open tasks are cancelled."""
     session = db()
@@ -177,10 +177,10 @@ def withdraw(body: dict, code: str):
 
 
 @blp.route("/dossiers/<code>/apologies", methods=["POST"])
+@require("complete")
 @blp.doc(security=SECURITY)
 @blp.arguments(IssueApologySchema)
 @blp.response(201, ApologySchema)
-@require("complete")
 def issue_apology(body: dict, code: str):
     """Issue the apology letter (Form 04) with a new appointment date; the citizen is notified."""
     session = db()
@@ -197,9 +197,9 @@ def issue_apology(body: dict, code: str):
 
 
 @blp.route("/dossiers/<code>/slips/<kind>")
+@require("read")
 @blp.doc(security=SECURITY, responses={"200": {"description": "the slip", "content": DOCUMENT_CONTENT}})
 @blp.arguments(SlipQuerySchema, location="query")
-@require("read")
 def slip(args: dict, code: str, kind: str):
     """receipt (01), supplement (02), refusal (03), apology (04), control-sheet (05): HTML, or PDF with format=pdf."""
     rendered = slips.render_slip(db(), visible_dossier(code), kind, request.host_url)
@@ -207,9 +207,9 @@ def slip(args: dict, code: str, kind: str):
 
 
 @blp.route("/register")
+@require("read", roles={ROLE_ADMIN, ROLE_CLERK, ROLE_LEADER, ROLE_CENTER_LEADER})
 @blp.doc(security=SECURITY, responses={"200": {"description": "the register", "content": DOCUMENT_CONTENT}})
 @blp.arguments(RegisterQuerySchema, location="query")
-@require("read", roles={ROLE_ADMIN, ROLE_CLERK, ROLE_LEADER, ROLE_CENTER_LEADER})
 def register(args: dict):
     """The dossier register (Form 06) of dossiers received from ``from`` to ``to`` (inclusive dates)."""
     if args["to"] < args["from_"]:

@@ -34,10 +34,10 @@ def instance_detail(runtime: Runtime, instance: Instance) -> dict:
 
 @blp.route("/instances")
 class Instances(MethodView):
+    @require("read")
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.arguments(InstanceQuerySchema, location="query")
     @blp.response(200, InstancePageSchema)
-    @require("read")
     def get(self, args: dict):
         """Instances, newest first, filtered by process, status or business key."""
         query = select(Instance).where(instance_visibility(current_actor())).order_by(Instance.created_at.desc())
@@ -49,9 +49,9 @@ class Instances(MethodView):
 
 @blp.route("/instances/<instance_id>")
 class InstanceDetail(MethodView):
+    @require("read")
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.response(200, InstanceDetailSchema)
-    @require("read")
     def get(self, instance_id: str):
         """Status, data, open tasks and the event log of one instance."""
         runtime = Runtime(db())
@@ -73,11 +73,12 @@ def _operation(name: str, doc: str, schema=None):
 
     view.__name__ = f"instance_{name}"
     view.__doc__ = doc
-    wrapped = require("admin", roles={ROLE_ADMIN})(view)
+    wrapped = _reorder(view) if schema is not None else view
     if schema is not None:
-        wrapped = blp.arguments(schema)(_reorder(wrapped))
+        wrapped = blp.arguments(schema)(wrapped)
     wrapped = blp.response(200, InstanceDetailSchema)(wrapped)
     wrapped = blp.doc(security=[{"bearerAuth": []}])(wrapped)
+    wrapped = require("admin", roles={ROLE_ADMIN})(wrapped)  # authenticate before reading the body
     blp.route(f"/instances/<instance_id>/{name}", methods=["POST"], endpoint=f"instance_{name}")(wrapped)
 
 

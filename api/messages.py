@@ -15,11 +15,11 @@ blp = Blueprint("messages", __name__, description="BPMN messages from integrator
 
 
 @blp.route("/messages", methods=["POST"])
+@require("messages", roles={ROLE_ADMIN, ROLE_INTEGRATOR})
 @blp.doc(security=[{"bearerAuth": []}])
 @blp.arguments(MessageSchema)
 @blp.response(200, MessageResultSchema)
 @blp.alt_response(404, description="no instance waits for this message and no process starts with it")
-@require("messages", roles={ROLE_ADMIN, ROLE_INTEGRATOR})
 def send_message(body: dict):
     """Deliver a message by name, to the instance with a business key or matching correlation values."""
     if body.get("business_key") is None and not body.get("correlation"):

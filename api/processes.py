@@ -40,9 +40,9 @@ def _process_dict(pv: ProcessVersion) -> dict:
 
 @blp.route("/processes")
 class Processes(MethodView):
+    @require("read")
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.response(200, ProcessSchema(many=True))
-    @require("read")
     def get(self):
         """List deployed processes with their latest version."""
         return [_process_dict(pv) for pv in _latest_by_process(db())]
@@ -50,9 +50,9 @@ class Processes(MethodView):
 
 @blp.route("/processes/<process_id>")
 class ProcessDetail(MethodView):
+    @require("read")
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.response(200, ProcessSchema)
-    @require("read")
     def get(self, process_id: str):
         """A process: every version (newest first) and the BPMN XML of the latest."""
         versions = list(
@@ -72,6 +72,7 @@ class ProcessDetail(MethodView):
 
 @blp.route("/processes/<process_id>/instances")
 class StartInstance(MethodView):
+    @require("start", roles={ROLE_ADMIN, ROLE_INTEGRATOR, ROLE_CLERK})
     @blp.doc(
         security=[{"bearerAuth": []}],
         parameters=[{
@@ -81,7 +82,6 @@ class StartInstance(MethodView):
     )
     @blp.arguments(StartInstanceSchema)
     @blp.response(201, InstanceSchema)
-    @require("start", roles={ROLE_ADMIN, ROLE_INTEGRATOR, ROLE_CLERK})
     def post(self, body: dict, process_id: str):
         """Start an instance of the latest (or a given) version."""
         session = db()

@@ -18,8 +18,9 @@ from api.schemas import (
     TaskQuerySchema,
     TaskSchema,
 )
-from engine.access import check_may_work_on, task_visibility
+from engine.access import may_work_on, task_visibility
 from engine.actors import ROLE_ADMIN, ROLE_CENTER_LEADER, ROLE_LEADER
+from engine.errors import NotFound
 from engine.models import HumanTask
 from engine.runtime import Runtime
 from server.database import db
@@ -29,16 +30,18 @@ blp = Blueprint("tasks", __name__, description="User tasks (the inbox)")
 
 def _visible_task(runtime: Runtime, task_id: str) -> HumanTask:
     task = runtime.get_task(task_id)
-    check_may_work_on(current_actor(), task)
+    if not may_work_on(current_actor(), task):
+        # 404, like an unknown id: do not confirm that another department's task exists
+        raise NotFound(f"task {task_id} not found")
     return task
 
 
 @blp.route("/tasks")
 class Tasks(MethodView):
+    @require("read")
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.arguments(TaskQuerySchema, location="query")
     @blp.response(200, TaskPageSchema)
-    @require("read")
     def get(self, args: dict):
         """Tasks the caller may work on, soonest due first."""
         query = select(HumanTask).where(task_visibility(current_actor()))
@@ -55,19 +58,19 @@ class Tasks(MethodView):
 
 @blp.route("/tasks/<task_id>")
 class TaskDetail(MethodView):
+    @require("read")
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.response(200, TaskSchema)
-    @require("read")
     def get(self, task_id: str):
         """One task with its form fields."""
         return _visible_task(Runtime(db()), task_id)
 
 
 @blp.route("/tasks/<task_id>/claim", methods=["POST"])
+@require("complete")
 @blp.doc(security=[{"bearerAuth": []}])
 @blp.arguments(ClaimSchema, required=False)
 @blp.response(200, TaskSchema)
-@require("complete")
 def claim(body: dict, task_id: str):
     """Claim a task for yourself; leaders may give it to someone (``assignee``)."""
     session = db()
@@ -83,9 +86,9 @@ def claim(body: dict, task_id: str):
 
 
 @blp.route("/tasks/<task_id>/release", methods=["POST"])
+@require("complete")
 @blp.doc(security=[{"bearerAuth": []}])
 @blp.response(200, TaskSchema)
-@require("complete")
 def release(task_id: str):
     """Give a claimed task back to its department's queue."""
     session = db()
@@ -97,10 +100,10 @@ def release(task_id: str):
 
 
 @blp.route("/tasks/<task_id>/draft", methods=["PUT"])
+@require("complete")
 @blp.doc(security=[{"bearerAuth": []}])
 @blp.arguments(CompleteTaskSchema)
 @blp.response(200, TaskSchema)
-@require("complete")
 def save_draft(body: dict, task_id: str):
     """Save form data without completing (types checked, required fields not)."""
     session = db()
@@ -112,12 +115,12 @@ def save_draft(body: dict, task_id: str):
 
 
 @blp.route("/tasks/<task_id>/complete", methods=["POST"])
+@require("complete")
 @blp.doc(security=[{"bearerAuth": []}])
 @blp.arguments(CompleteTaskSchema)
 @blp.response(200, InstanceDetailSchema)
 @blp.alt_response(409, description="the task was already completed, or the instance changed concurrently")
 @blp.alt_response(422, description="form data invalid; `errors` names each field")
-@require("complete")
 def complete(body: dict, task_id: str):
     """Complete a task with form data validated against its camunda:formData."""
     session = db()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, false, or_, select
+from sqlalchemy import Text, exists, false, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
@@ -19,10 +19,15 @@ def task_visibility(actor: Actor):
         unassigned_or_mine = or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.username)
         conditions.append(HumanTask.department.in_(sorted(actor.groups)) & unassigned_or_mine)
         for group in sorted(actor.groups):
-            offered = HumanTask.candidate_groups.like(f'%"{_escape(group)}"%', escape="\\")
+            offered = _as_text(HumanTask.candidate_groups).like(f'%"{_escape(group)}"%', escape="\\")
             conditions.append(offered & unassigned_or_mine)
-    conditions.append(HumanTask.candidate_users.like(f'%"{_escape(actor.username)}"%', escape="\\"))
+    conditions.append(_as_text(HumanTask.candidate_users).like(f'%"{_escape(actor.username)}"%', escape="\\"))
     return or_(*conditions) if conditions else false()
+
+
+def _as_text(column):
+    # the column's JSON type would JSON-encode the LIKE pattern itself; compare as plain text
+    return type_coerce(column, Text)
 
 
 def _escape(value: str) -> str:

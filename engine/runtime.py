@@ -328,7 +328,7 @@ class Runtime:
         self._persist(instance, workflow, step)
         return instance
 
-    def update_data(self, instance_id: str, data: dict[str, Any], actor: Actor) -> Instance:
+    def update_data(self, instance_id: str, actor: Actor, data: dict[str, Any]) -> Instance:
         """Fix process variables of an instance (typically before a retry)."""
         instance = self._load_for_update(instance_id, allow_suspended=True)
         if instance.status in FINISHED_STATUSES:

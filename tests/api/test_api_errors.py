@@ -93,3 +93,25 @@ def test_openapi_document(client):
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200 and b"/api/v1/docs-assets/" in docs.data
     assert client.get("/api/v1/docs-assets/swagger-ui-bundle.js").status_code == 200
+
+
+def test_task_offered_to_a_candidate_group_is_in_that_groups_inbox(client, people, sessions):
+    """A task with no lane but camunda:candidateGroups="${desk}" reaches the desk (return_result style)."""
+    from engine.actors import SYSTEM
+    from engine.deployments import deploy
+    from engine.runtime import Runtime
+
+    xml = fixture_bytes("timer_and_error.bpmn").replace(b'camunda:candidateGroups="MOTCUA"',
+                                                       b'camunda:candidateGroups="${desk}"')
+    with sessions() as s:
+        deploy(s, [("offered.bpmn", xml.replace(b'id="reminder"', b'id="offered"'))], "tests")
+        inst = Runtime(s).start("offered", data={"wait_for": "PT0S", "total": 4, "parts": 2, "desk": "MOTCUA_PHUONG"},
+                                actor=SYSTEM)
+        s.commit()
+    from engine.worker import fire_due_timers
+
+    fire_due_timers(sessions)
+    mine = client.get("/api/v1/tasks", headers=auth(people["motcuaphuong"])).json
+    assert [t["instance_id"] for t in mine["items"]] == [inst.id]
+    assert mine["items"][0]["candidate_groups"] == ["MOTCUA_PHUONG"] and mine["items"][0]["lane"] is None
+    assert client.get("/api/v1/tasks", headers=auth(people["tiepnhan"])).json["total"] == 0

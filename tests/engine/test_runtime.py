@@ -55,7 +55,7 @@ def test_timer_fires_once_then_script_error_then_retry(sessions, deployed):
 
     with sessions() as s:
         rt = Runtime(s)
-        rt.update_data(iid, {"parts": 4}, SYSTEM)
+        rt.update_data(iid, SYSTEM, {"parts": 4})
         instance = rt.retry(iid, SYSTEM)
         s.commit()
         assert instance.status == "waiting"

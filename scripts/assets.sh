@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Browser assets from npm, served by the app itself (no CDN at run time): the bpmn-js
+# viewer of the dossier page. Installs node_modules from package-lock.json only when it
+# is missing or the lock file changed, then copies the prebuilt dist files into
+# ui/static/vendor/ (git-ignored). Idempotent; a no-op when everything is up to date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENDOR=ui/static/vendor/bpmn-js
+DIST=node_modules/bpmn-js/dist
+STAMP=node_modules/.motcua-package-lock.sha256
+
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+  echo "scripts/assets.sh: npm (Node.js 18 or newer) is needed to install the diagram viewer (bpmn-js)." >&2
+  echo "  Debian/Ubuntu: sudo apt-get install nodejs npm   ·   or see https://nodejs.org/" >&2
+  exit 1
+fi
+
+lock_hash() {
+  node -e 'const c=require("crypto"),f=require("fs");process.stdout.write(c.createHash("sha256").update(f.readFileSync("package-lock.json")).digest("hex"))'
+}
+
+wanted=$(lock_hash)
+if [ ! -f "$DIST/bpmn-navigated-viewer.production.min.js" ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
+  echo "scripts/assets.sh: installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+  printf '%s' "$wanted" > "$STAMP"
+fi
+
+# source (under $DIST)                        destination (under $VENDOR)
+FILES=(
+  "bpmn-navigated-viewer.production.min.js"
+  "assets/diagram-js.css"
+  "assets/bpmn-js.css"
+  "assets/bpmn-font/css/bpmn.css"
+  "assets/bpmn-font/font/bpmn.eot"
+  "assets/bpmn-font/font/bpmn.svg"
+  "assets/bpmn-font/font/bpmn.ttf"
+  "assets/bpmn-font/font/bpmn.woff"
+  "assets/bpmn-font/font/bpmn.woff2"
+)
+copied=0
+copy() {  # copy only what differs, so a second run changes nothing
+  local src=$1 dest=$2
+  if [ ! -f "$src" ]; then
+    echo "scripts/assets.sh: $src is missing from the installed bpmn-js package" >&2
+    exit 1
+  fi
+  if ! cmp -s "$src" "$dest"; then
+    mkdir -p "$(dirname "$dest")"
+    cp "$src" "$dest.tmp.$$" && mv -f "$dest.tmp.$$" "$dest"
+    copied=$((copied + 1))
+  fi
+}
+for file in "${FILES[@]}"; do
+  copy "$DIST/$file" "$VENDOR/$file"
+done
+copy node_modules/bpmn-js/LICENSE "$VENDOR/LICENSE"
+if [ "$copied" -gt 0 ]; then
+  echo "scripts/assets.sh: $copied file(s) copied into $VENDOR"
+fi
