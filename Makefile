@@ -12,11 +12,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	scripts/assets.sh
-	$(BIN)/pybabel -q compile --use-fuzzy -d ui/translations
 	touch $@
 
+## Python packages (stamp), front-end assets from npm, compiled translations: cheap when up to date.
 install: $(VENV)/.installed
+	scripts/assets.sh
+	$(BIN)/pybabel -q compile --use-fuzzy -d ui/translations
 
 ## Migrate, deploy bpmn/, create demo users, then serve web (gunicorn) + worker.
 run: install
