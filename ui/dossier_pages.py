@@ -354,5 +354,17 @@ def _page(dossier: Dossier, values: dict | None = None, errors: dict | None = No
         "result_labels": RESULT_LABELS, "documents": _documents(dossier), "steps": steps,
         "apology_open": apology_open or bool(errors), "apology_draft": draft, "apologies_issued": issued,
         "may_apologise": may_apologise(current_actor(), dossier),
-        "apology_values": values, "apology_errors": errors or {},
+        "apology_values": values, "apology_errors": errors or {}, "event_labels": event_labels(),
+    }
+
+
+def event_labels() -> dict[str, str]:
+    """What each kind of history entry means, for people (the API keeps the codes)."""
+    return {
+        "instance_started": _("Nộp hồ sơ"), "task_created": _("Chuyển đến"), "task_completed": _("Hoàn thành bước"),
+        "task_claimed": _("Nhận việc"), "task_released": _("Trả việc"), "message_received": _("Nhận thông báo"),
+        "timer_fired": _("Đến hạn"), "dossier_status": _("Trạng thái"), "error": _("Lỗi xử lý"),
+        "apology_issued": _("Phát hành thư xin lỗi"), "overdue": _("Quá hạn"),
+        "overdue_warning": _("Cảnh báo sắp quá hạn"),
+        "instance_completed": _("Kết thúc"), "instance_terminated": _("Dừng xử lý"),
     }

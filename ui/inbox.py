@@ -23,8 +23,14 @@ bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
 
 def _date(value: str | None) -> date | None:
+    """dd/mm/yyyy as people write it (ISO accepted too)."""
+    if not value:
+        return None
     try:
-        return date.fromisoformat(value) if value else None
+        if "/" in value:
+            day, month, year = (int(part) for part in value.split("/"))
+            return date(year, month, day)
+        return date.fromisoformat(value)
     except ValueError:
         return None
 

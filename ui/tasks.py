@@ -16,11 +16,14 @@ from engine.forms import FieldDef
 from engine.models import TASK_READY, Department, HumanTask
 from engine.runtime import Runtime
 from server.database import db
+from ui.messages import field_errors
 from ui.security import current_actor
 from ui.uploads import UploadRejected, save_upload
 
 bp = Blueprint("task_pages", __name__, url_prefix="/tasks")
 LEADER_ROLES = {ROLE_LEADER, ROLE_CENTER_LEADER, ROLE_ADMIN}
+# variables the dossier layer puts into every process: shown elsewhere on the page
+INTERNAL_KEYS = {"dossier_code", "procedure_code", "channel", "desk", "applicant_name", "applicant_id_number"}
 
 
 def _task(task_id: str) -> HumanTask:
@@ -69,7 +72,8 @@ def _context(task: HumanTask, values: dict | None = None, errors: dict | None = 
     if LEADER_ROLES & current_actor().roles and task.department:
         colleagues = [u for u in session.scalars(select(User).order_by(User.username))
                       if task.department in {d.code for d in u.departments}]
-    shown = {k: v for k, v in (instance.data or {}).items() if k not in {f.id for f in fields}}
+    hidden = {f.id for f in fields} | INTERNAL_KEYS
+    shown = {k: v for k, v in (instance.data or {}).items() if k not in hidden and not isinstance(v, dict | list)}
     return {"task": task, "dossier": dossier, "instance": instance, "fields": fields, "values": current,
             "errors": errors or {}, "departments": departments, "colleagues": colleagues, "shown": shown}
 
@@ -106,7 +110,7 @@ def submit(task_id: str):
     except FormInvalid as exc:
         session.rollback()
         flash(_("Vui lòng sửa các trường được đánh dấu."), "error")
-        return render_template("ui/task.html", **_context(task, values, exc.errors)), 422
+        return render_template("ui/task.html", **_context(task, values, field_errors(exc.errors))), 422
     except Conflict:
         session.rollback()
         flash(_("Hồ sơ vừa được người khác cập nhật; việc này đã được xử lý."), "error")
