@@ -194,12 +194,13 @@ class Runtime:
         return row
 
     def claim(self, task_id: str, actor: Actor, assignee: str | None = None) -> HumanTask:
-        """Take a task (or, for leaders, give it to ``assignee``); None releases it."""
+        """Take a task, or (leaders; the caller checks the role) give it to ``assignee``."""
         row = self.get_task(task_id)
         if row.state != TASK_READY:
             raise Conflict(f"task {task_id} is already {row.state}")
         target = assignee if assignee is not None else actor.username
-        if row.assignee and row.assignee != target and assignee is None and row.assignee != actor.username:
+        if assignee is None and row.assignee not in (None, actor.username):
+            # claiming for oneself does not take a task away from a colleague; reassigning does
             raise Conflict(f"task {task_id} is already claimed by {row.assignee}", assignee=row.assignee)
         instance = self._load_for_update(row.instance_id)
         previous = row.assignee

@@ -24,6 +24,7 @@ from engine.models import RUNNING, WAITING, Instance, Wait
 from engine.runtime import Runtime
 
 log = logging.getLogger("motcua.worker")
+BATCH = 100  # instances per pass
 
 
 def due_instance_ids(session: Session, now: datetime, limit: int) -> list[str]:
@@ -92,8 +93,9 @@ def run_worker(sessions: sessionmaker, poll_seconds: float = 1.0, stop: threadin
     log.info("worker started (poll every %.1f s)", poll_seconds)
     while not stop.is_set():
         started = time.monotonic()
+        count = 0
         try:
-            count = fire_due_timers(sessions)
+            count = fire_due_timers(sessions, limit=BATCH)
             if count:
                 log.info("fired timers of %d instance(s)", count)
         except Exception:
@@ -105,5 +107,6 @@ def run_worker(sessions: sessionmaker, poll_seconds: float = 1.0, stop: threadin
                     job(sessions)
                 except Exception:
                     log.exception("periodic job %s failed; retrying later", getattr(job, "__name__", job))
-        stop.wait(max(0.0, poll_seconds - (time.monotonic() - started)))
+        if count < BATCH:  # a full batch means more are due: go on at once
+            stop.wait(max(0.0, poll_seconds - (time.monotonic() - started)))
     log.info("worker stopped")

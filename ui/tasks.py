@@ -137,34 +137,33 @@ def _flash_handoff(instance_id: str, just_accepted: bool = False) -> None:
         flash(url_for("dossiers.slip", code=dossier.code, kind="receipt", format="pdf"), "receipt")
 
 
+def _command(run, success: str, then: str):
+    """Run one task command in its own transaction; say how it went; go on to ``then``."""
+    session = db()
+    try:
+        run(Runtime(session))
+        session.commit()
+        flash(success, "success")
+    except EngineError as exc:
+        session.rollback()
+        flash(exc.message, "error")
+    return redirect(then)
+
+
 @bp.post("/<task_id>/claim")
 @login_required
 def claim(task_id: str):
     task = _task(task_id)
-    session = db()
-    try:
-        Runtime(session).claim(task.id, current_actor())
-        session.commit()
-        flash(_("Đã nhận việc."), "success")
-    except EngineError as exc:
-        session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("task_pages.show", task_id=task.id))
+    return _command(lambda rt: rt.claim(task.id, current_actor()), _("Đã nhận việc."),
+                    url_for("task_pages.show", task_id=task.id))
 
 
 @bp.post("/<task_id>/release")
 @login_required
 def release(task_id: str):
     task = _task(task_id)
-    session = db()
-    try:
-        Runtime(session).release(task.id, current_actor())
-        session.commit()
-        flash(_("Đã trả việc về phòng."), "success")
-    except EngineError as exc:
-        session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("inbox.index"))
+    return _command(lambda rt: rt.release(task.id, current_actor()), _("Đã trả việc về phòng."),
+                    url_for("inbox.index"))
 
 
 @bp.post("/<task_id>/assign")
@@ -180,12 +179,6 @@ def assign(task_id: str):
     if user is None or (task.department and task.department not in {d.code for d in user.departments}):
         flash(_("Người được giao phải thuộc phòng xử lý bước này."), "error")
         return redirect(url_for("task_pages.show", task_id=task.id))
-    session = db()
-    try:
-        Runtime(session).claim(task.id, actor, assignee=username)
-        session.commit()
-        flash(_("Đã giao việc cho %(name)s.", name=user.full_name or username), "success")
-    except EngineError as exc:
-        session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("task_pages.show", task_id=task.id))
+    return _command(lambda rt: rt.claim(task.id, actor, assignee=username),
+                    _("Đã giao việc cho %(name)s.", name=user.full_name or username),
+                    url_for("task_pages.show", task_id=task.id))
