@@ -156,3 +156,25 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Rating(Base):
+    """The citizen's satisfaction survey after completion: one per dossier; complaints followed up."""
+
+    __tablename__ = "ratings"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), unique=True)
+    score: Mapped[int] = mapped_column(Integer)  # 1 (very dissatisfied) .. 5 (very satisfied)
+    comment: Mapped[str | None] = mapped_column(Text)
+    complaint: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    follow_up: Mapped[str | None] = mapped_column(Text)
+    followed_up_by: Mapped[str | None] = mapped_column(String(100))
+    followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    dossier: Mapped[Dossier] = relationship()
+
+    @property
+    def negative(self) -> bool:
+        return self.score <= 2 or self.complaint
