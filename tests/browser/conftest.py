@@ -36,7 +36,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-PASSWORD = "correct-horse-battery"  # what the `people` fixture gives every demo user
 VIEWPORT = {"width": 1366, "height": 768}
 
 

@@ -15,7 +15,8 @@ from urllib.request import Request, urlopen
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import APPLICANT, CHROMIUM, PASSWORD, screenshot
+from tests.browser.conftest import APPLICANT, CHROMIUM, screenshot
+from tests.ui.helpers import PASSWORD
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium"

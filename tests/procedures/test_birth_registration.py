@@ -7,31 +7,31 @@ the ward's people work it: the one-stop desk, the civil-status officer, the chai
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
-from lxml import etree
 from sqlalchemy import select
 
-from engine.actors import SYSTEM, Actor
-from engine.deployments import deploy
-from engine.models import HumanTask, Wait
-from engine.runtime import Runtime
-from engine.validation import validate_files
+from engine.actors import SYSTEM
+from engine.models import Wait
+from tests.procedures.helpers import (
+    CATALOGUE_PROPERTIES,
+    CIVIL_STATUS_OFFICER,
+    WARD_CHAIRMAN,
+    WARD_CLERK,
+    WARD_LANE_DEPARTMENTS,
+    Procedure,
+    all_tasks,
+    assert_lanes_map_to_departments,
+    assert_overdue_timers_and_diagram,
+    complete_checked,
+    start_instance,
+    wait_names,
+)
 
-LIBRARY = Path(__file__).resolve().parents[2] / "bpmn"
-PROCEDURE_FILE = "ward_birth_registration.bpmn"
-PROCESS_ID = "birth_registration"
+PROCEDURE = Procedure("ward_birth_registration.bpmn", "birth_registration")
 DESK = "MOTCUA_PHUONG"
-
-CLERK = Actor("motcuaphuong", frozenset({"clerk"}), frozenset({"MOTCUA_PHUONG"}))
-OFFICER = Actor("hotich", frozenset({"specialist"}), frozenset({"TUPHAP_HOTICH"}))
-CHAIRMAN = Actor("chutich", frozenset({"leader"}), frozenset({"LD_PHUONG"}))
-LANE_DEPARTMENTS = {
-    "Bộ phận Một cửa UBND phường": "MOTCUA_PHUONG",
-    "Công chức Tư pháp - Hộ tịch": "TUPHAP_HOTICH",
-    "Lãnh đạo UBND phường": "LD_PHUONG",
-}
+CLERK, OFFICER, CHAIRMAN = WARD_CLERK, CIVIL_STATUS_OFFICER, WARD_CHAIRMAN
+LANE_DEPARTMENTS = WARD_LANE_DEPARTMENTS
 
 START_DATA = {"desk": DESK, "procedure_code": "1.001193", "channel": "in_person", "applicant_name": "Nguyễn Thị Thu"}
 RECEPTION = {
@@ -60,78 +60,17 @@ SIGN = {"decision": "approve", "signed_on": "2025-10-08"}
 RETURN = {"result_channel": "in_person", "e_result": True, "returned_on": "2025-10-08", "receiver_name": "Nguyễn Thị Thu"}
 
 
-def library_files() -> list[tuple[str, bytes]]:
-    common = [*sorted((LIBRARY / "common").glob("*.bpmn")), LIBRARY / "common" / "fee_schedule.dmn"]
-    return [(f"common/{p.name}", p.read_bytes()) for p in common] + [
-        (PROCEDURE_FILE, (LIBRARY / PROCEDURE_FILE).read_bytes())
-    ]
-
-
-def dossier_actions() -> dict[str, str]:
-    """element id -> dossier_action marker, over the procedure and the subprocesses it calls."""
-    found = {}
-    for _name, content in library_files():
-        root = etree.fromstring(content)
-        for prop in root.iter("{http://camunda.org/schema/1.0/bpmn}property"):
-            if prop.get("name") == "dossier_action":
-                owner = prop.getparent().getparent().getparent()  # property < properties < extensionElements < node
-                found[owner.get("id")] = prop.get("value")
-    return found
-
-
-ACTIONS = dossier_actions()
-
-
-def markers(rt: Runtime, instance_id: str) -> list[str]:
-    """The dossier markers the instance passed, in order (throw/catch events, user tasks, end events)."""
-    return [
-        ACTIONS[e.element_id]
-        for e in rt.events(instance_id)
-        if e.kind in ("step_completed", "message_caught", "task_completed") and e.element_id in ACTIONS
-    ]
-
-
-def timer_waits(session, instance_id: str) -> set[str]:
-    return set(session.scalars(select(Wait.element_id).where(Wait.instance_id == instance_id, Wait.kind == "timer")))
-
-
-def complete(session, rt: Runtime, instance_id: str, element_id: str, actor: Actor, data: dict) -> HumanTask:
-    """Complete the one open task (it must be `element_id`) as `actor`, who must be allowed to work on it."""
-    [task] = rt.open_tasks(instance_id)
-    assert task.element_id == element_id
-    assert task.due_at is not None, f"{element_id} has a time budget, so a due time"
-    assert actor.may_work_on(department=task.department, candidate_groups=task.candidate_groups,
-                             candidate_users=task.candidate_users, assignee=task.assignee)
-    if task.lane is not None:
-        assert f"{element_id}_timer" in timer_waits(session, instance_id), "budgeted step without its boundary timer"
-    rt.complete_task(task.id, data, actor)
-    session.commit()
-    return task
-
-
-@pytest.fixture
-def deployed(sessions, people):
-    with sessions() as s:
-        result = deploy(s, library_files(), "tests")
-        s.commit()
-        assert PROCESS_ID in {p.process_id for p in result.processes}
+markers = PROCEDURE.markers
 
 
 def start(session, business_key: str):
-    rt = Runtime(session)
-    instance = rt.start(PROCESS_ID, business_key=business_key, data=dict(START_DATA), actor=CLERK)
-    session.commit()
-    assert instance.status == "waiting"
-    return rt, instance.id
+    return start_instance(session, PROCEDURE.process_id, business_key, START_DATA, CLERK, status="waiting")
 
 
 def test_file_validates_with_the_shared_files():
-    result = validate_files(library_files())
-    assert [str(p) for p in result.problems] == []
-    [proc] = [p for p in result.processes if p.process_id == PROCESS_ID]
+    proc = PROCEDURE.validated()
     assert proc.lanes == sorted(LANE_DEPARTMENTS)
-    assert {k: proc.properties[k] for k in ("procedure_code", "department", "desk", "agency_code", "processing_time",
-                                            "processing_unit", "fee", "level", "online")} == {
+    assert {k: proc.properties[k] for k in CATALOGUE_PROPERTIES} == {
         "procedure_code": "1.001193", "department": "TUPHAP_HOTICH", "desk": DESK, "agency_code": "H15.50.05.13",
         "processing_time": "1", "processing_unit": "working_days", "fee": "0", "level": "ward", "online": "true",
     }
@@ -143,13 +82,13 @@ def test_file_validates_with_the_shared_files():
 def test_happy_path_desk_officer_chairman_desk(sessions, deployed):
     with sessions() as s:
         rt, iid = start(s, "H15.50.05.13-251008-0001")
-        assert timer_waits(s, iid) == {"receive_dossier_timer"}
-        complete(s, rt, iid, "receive_dossier", CLERK, RECEPTION)
-        record = complete(s, rt, iid, "record_birth", OFFICER, RECORD)
-        sign = complete(s, rt, iid, "sign_birth_certificate", CHAIRMAN, SIGN)
+        assert wait_names(s, iid, "timer") == {"receive_dossier_timer"}
+        complete_checked(s, rt, iid, "receive_dossier", CLERK, RECEPTION)
+        record = complete_checked(s, rt, iid, "record_birth", OFFICER, RECORD)
+        sign = complete_checked(s, rt, iid, "sign_birth_certificate", CHAIRMAN, SIGN)
         # the step budgets: a working day is 8 working hours, so 2 h of signing is due before 4 h of recording
         assert sign.due_at - sign.created_at < record.due_at - record.created_at
-        ret = complete(s, rt, iid, "return_to_citizen", CLERK, RETURN)
+        ret = complete_checked(s, rt, iid, "return_to_citizen", CLERK, RETURN)
         assert ret.lane is None and ret.candidate_groups == [DESK]  # the shared subprocess addresses the desk
 
         instance = rt.get_instance(iid)
@@ -157,17 +96,13 @@ def test_happy_path_desk_officer_chairman_desk(sessions, deployed):
         assert instance.data["register_number"] == "125/2025"
         assert instance.data["birth_certificate_file"]["name"] == "giay_chung_sinh_0975.pdf"
         assert instance.data["child_date_of_birth"] == date(2025, 9, 28).isoformat()
-        assert timer_waits(s, iid) == set()
+        assert wait_names(s, iid, "timer") == set()
 
-        rows = list(s.scalars(select(HumanTask).where(HumanTask.instance_id == iid).order_by(HumanTask.created_at)))
+        rows = all_tasks(s, iid)
         assert [r.element_id for r in rows] == [
             "receive_dossier", "record_birth", "sign_birth_certificate", "return_to_citizen",
         ]
-        for row in rows:
-            assert row.state == "completed"
-            assert row.due_at is not None
-            if row.lane is not None:
-                assert row.department == LANE_DEPARTMENTS[row.lane], row.element_id
+        assert_lanes_map_to_departments(rows, LANE_DEPARTMENTS, completed=True)
         assert [r.department for r in rows[:3]] == ["MOTCUA_PHUONG", "TUPHAP_HOTICH", "LD_PHUONG"]
         assert [r.completed_by for r in rows] == ["motcuaphuong", "hotich", "chutich", "motcuaphuong"]
 
@@ -180,7 +115,7 @@ def test_happy_path_desk_officer_chairman_desk(sessions, deployed):
 def test_supplement_loop_returns_to_reception(sessions, deployed):
     with sessions() as s:
         rt, iid = start(s, "H15.50.05.13-251008-0002")
-        first = complete(s, rt, iid, "receive_dossier", CLERK, {
+        first = complete_checked(s, rt, iid, "receive_dossier", CLERK, {
             **RECEPTION, "reception_outcome": "supplement",
             "missing_documents": "Giấy chứng sinh bản chính (bản nộp là bản chụp).",
         })
@@ -198,7 +133,7 @@ def test_supplement_loop_returns_to_reception(sessions, deployed):
         assert reached.id == iid
         assert rt.get_instance(iid).data["supplement"] == payload
 
-        again = complete(s, rt, iid, "receive_dossier", CLERK, RECEPTION)
+        again = complete_checked(s, rt, iid, "receive_dossier", CLERK, RECEPTION)
         assert again.id != first.id  # reception runs a second time
         [task] = rt.open_tasks(iid)
         assert task.element_id == "record_birth" and task.department == "TUPHAP_HOTICH"
@@ -208,7 +143,7 @@ def test_supplement_loop_returns_to_reception(sessions, deployed):
 def test_refusal_ends_the_dossier(sessions, deployed):
     with sessions() as s:
         rt, iid = start(s, "H15.50.05.13-251008-0003")
-        complete(s, rt, iid, "receive_dossier", CLERK, {
+        complete_checked(s, rt, iid, "receive_dossier", CLERK, {
             **RECEPTION, "reception_outcome": "refuse",
             "refusal_reason": "Trẻ đã được đăng ký khai sinh tại UBND phường khác.",
         })
@@ -223,13 +158,13 @@ def test_refusal_ends_the_dossier(sessions, deployed):
 def test_chairman_rejects_and_the_desk_returns_without_a_result(sessions, deployed):
     with sessions() as s:
         rt, iid = start(s, "H15.50.05.13-251008-0004")
-        complete(s, rt, iid, "receive_dossier", CLERK, RECEPTION)
-        complete(s, rt, iid, "record_birth", OFFICER, RECORD)
-        complete(s, rt, iid, "sign_birth_certificate", CHAIRMAN, {
+        complete_checked(s, rt, iid, "receive_dossier", CLERK, RECEPTION)
+        complete_checked(s, rt, iid, "record_birth", OFFICER, RECORD)
+        complete_checked(s, rt, iid, "sign_birth_certificate", CHAIRMAN, {
             "decision": "reject", "signed_on": "2025-10-08",
             "leader_note": "Thông tin nơi sinh không khớp Giấy chứng sinh.",
         })
-        complete(s, rt, iid, "return_to_citizen", CLERK, {**RETURN, "e_result": False})
+        complete_checked(s, rt, iid, "return_to_citizen", CLERK, {**RETURN, "e_result": False})
         assert rt.get_instance(iid).status == "completed"
         assert markers(rt, iid) == ["accept", "result_returned"]  # no result issued
 
@@ -240,7 +175,7 @@ def test_invalid_form_data_is_refused(sessions, deployed):
 
     with sessions() as s:
         rt, iid = start(s, "H15.50.05.13-251008-0005")
-        complete(s, rt, iid, "receive_dossier", CLERK, RECEPTION)
+        complete_checked(s, rt, iid, "receive_dossier", CLERK, RECEPTION)
         [task] = rt.open_tasks(iid)
         bad = {k: v for k, v in RECORD.items() if k != "birth_certificate_file"} | {"mother_id_number": "123456789"}
         with pytest.raises(FormInvalid) as info:
@@ -249,37 +184,5 @@ def test_invalid_form_data_is_refused(sessions, deployed):
         assert set(info.value.errors) == {"birth_certificate_file", "mother_id_number"}
 
 
-BPMN_NS = {
-    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-    "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
-    "camunda": "http://camunda.org/schema/1.0/bpmn",
-}
-
-
 def test_budgeted_steps_have_overdue_timers_and_every_element_is_drawn():
-    root = etree.fromstring((LIBRARY / PROCEDURE_FILE).read_bytes())
-    by_id = {el.get("id"): el for el in root.iter() if el.get("id")}
-    lane_of = {ref.text: lane.get("name") for lane in root.iterfind(".//bpmn:lane", BPMN_NS)
-               for ref in lane.iterfind("bpmn:flowNodeRef", BPMN_NS)}
-    next_of = {f.get("sourceRef"): f.get("targetRef") for f in root.iterfind(".//bpmn:sequenceFlow", BPMN_NS)}
-    for task in root.iterfind(".//bpmn:userTask", BPMN_NS):
-        budget = task.find(".//camunda:property[@name='time_budget']", BPMN_NS)
-        assert budget is not None, task.get("id")
-        [timer] = root.xpath(".//bpmn:boundaryEvent[@attachedToRef=$t]", namespaces=BPMN_NS, t=task.get("id"))
-        assert timer.get("cancelActivity") == "false"
-        assert timer.findtext(".//bpmn:timeDate", namespaces=BPMN_NS) == f'working_deadline("{budget.get("value")}")'
-        overdue = next_of[timer.get("id")]
-        assert ACTIONS[overdue] == "step_overdue"
-        end = by_id[next_of[overdue]]
-        assert etree.QName(end).localname == "endEvent"
-        assert lane_of[timer.get("id")] == lane_of[overdue] == lane_of[end.get("id")] == lane_of[task.get("id")]
-    process = root.find("bpmn:process", BPMN_NS)
-    nodes = [el.get("id") for el in process if el.find("bpmn:incoming", BPMN_NS) is not None
-             or el.find("bpmn:outgoing", BPMN_NS) is not None]
-    assert sorted(nodes) == sorted(lane_of)  # every flow node in exactly one lane (no duplicates either)
-    assert len(lane_of) == sum(1 for _ in root.iterfind(".//bpmn:flowNodeRef", BPMN_NS))
-    drawn = {s.get("bpmnElement") for s in root.iterfind(".//bpmndi:BPMNShape", BPMN_NS)}
-    edges = {e.get("bpmnElement") for e in root.iterfind(".//bpmndi:BPMNEdge", BPMN_NS)}
-    lanes = {lane.get("id") for lane in root.iterfind(".//bpmn:lane", BPMN_NS)}
-    assert drawn == set(nodes) | lanes | {root.find(".//bpmn:participant", BPMN_NS).get("id")}
-    assert edges == {f.get("id") for f in root.iterfind(".//bpmn:sequenceFlow", BPMN_NS)}
+    assert_overdue_timers_and_diagram(PROCEDURE)

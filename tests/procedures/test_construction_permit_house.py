@@ -8,22 +8,25 @@ supplement, refusal and leader-reject paths end where they should.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
 from engine.actors import SYSTEM, Actor
-from engine.deployments import deploy
-from engine.models import HumanTask, Wait
-from engine.runtime import Runtime
-from engine.validation import validate_files
+from engine.models import Wait
+from tests.procedures.helpers import (
+    CITY_CLERK,
+    CITY_MARKERS,
+    Procedure,
+    all_tasks,
+    assert_lanes_map_to_departments,
+    complete,
+    only_task,
+    start_instance,
+    waits_by_element,
+)
 
-BPMN = Path(__file__).resolve().parents[2] / "bpmn"
-PROCEDURE = "city_construction_permit.bpmn"
-PROCESS_ID = "construction_permit_house"
+PROCEDURE = Procedure("city_construction_permit.bpmn", "construction_permit_house", marked=CITY_MARKERS)
 
-CLERK = Actor("tiepnhan", frozenset({"clerk"}), frozenset({"MOTCUA"}))
+CLERK = CITY_CLERK
 BUILDER = Actor("chuyenvien", frozenset({"specialist"}), frozenset({"SXD"}))
 LAND = Actor("tainguyen", frozenset({"specialist"}), frozenset({"STNMT"}))
 LEADER = Actor("lanhdao", frozenset({"leader"}), frozenset({"SXD", "LD_SXD"}))
@@ -36,9 +39,6 @@ LANE_DEPARTMENTS = {
 }
 BUDGETED = {"receive_dossier", "appraise_design", "site_inspection", "land_use_opinion", "consolidate_proposal",
             "leader_approval", "return_to_citizen"}
-# elements carrying a dossier_action marker (throw/catch/end events and the desk's return task)
-MARKERS = {"supplement_requested", "wait_supplement", "reception_refused", "dossier_accepted", "result_issued",
-           "payment_requested", "wait_payment", "return_to_citizen"}
 
 RECEPTION = {
     "applicant_name": "Nguyễn Văn An",
@@ -52,51 +52,16 @@ RECEPTION = {
 }
 
 
-def library_files() -> list[tuple[str, bytes]]:
-    common = sorted((BPMN / "common").glob("*.bpmn")) + [BPMN / "common" / "fee_schedule.dmn"]
-    return [(p.name, p.read_bytes()) for p in common] + [(PROCEDURE, (BPMN / PROCEDURE).read_bytes())]
-
-
-@pytest.fixture
-def deployed(sessions, people):
-    with sessions() as s:
-        deploy(s, library_files(), "tests")
-        s.commit()
-
-
-def start(rt: Runtime, key: str, channel: str = "in_person"):
+def start(session, key: str, channel: str = "in_person"):
     data = {"desk": "MOTCUA", "procedure_code": "1.009994", "channel": channel, "applicant_name": "Nguyễn Văn An"}
-    return rt.start(PROCESS_ID, business_key=key, data=data, actor=SYSTEM)
+    return start_instance(session, PROCEDURE.process_id, key, data, SYSTEM)
 
 
-def only_task(rt: Runtime, iid: str, element_id: str) -> HumanTask:
-    tasks = rt.open_tasks(iid)
-    assert [t.element_id for t in tasks] == [element_id]
-    return tasks[0]
-
-
-def complete(rt: Runtime, iid: str, element_id: str, data: dict, actor: Actor) -> None:
-    rt.complete_task(only_task(rt, iid, element_id).id, data, actor)
-
-
-def markers(rt: Runtime, iid: str) -> list[str]:
-    kinds = {"step_completed", "message_caught", "task_completed"}
-    return [e.element_id for e in rt.events(iid) if e.kind in kinds and e.element_id in MARKERS]
-
-
-def timer_waits(s, iid: str) -> dict[str, object]:
-    rows = s.scalars(select(Wait).where(Wait.instance_id == iid, Wait.kind == "timer"))
-    return {w.element_id: w.due_at for w in rows}
-
-
-def all_tasks(s, iid: str) -> list[HumanTask]:
-    return list(s.scalars(select(HumanTask).where(HumanTask.instance_id == iid).order_by(HumanTask.created_at)))
+markers = PROCEDURE.markers
 
 
 def test_diagram_validates_with_the_common_files():
-    result = validate_files(library_files())
-    assert [str(p) for p in result.problems] == []
-    [parsed] = [p for p in result.processes if p.process_id == PROCESS_ID]
+    parsed = PROCEDURE.validated()
     assert sorted(parsed.lanes) == sorted(LANE_DEPARTMENTS)
     assert parsed.properties["procedure_code"] == "1.009994"
     assert parsed.properties["fee"] == "75000" and parsed.properties["department"] == "SXD"
@@ -104,16 +69,14 @@ def test_diagram_validates_with_the_common_files():
 
 def test_happy_path_parallel_opinions_fee_after_approval(sessions, deployed):
     with sessions() as s:
-        rt = Runtime(s)
-        inst = start(rt, "H15.01-260310-0001")
-        s.commit()
-        iid = inst.id
-        assert "receive_dossier_overdue" in timer_waits(s, iid)
+        rt, iid = start(s, "H15.01-260310-0001")
+        assert "receive_dossier_overdue" in waits_by_element(s, iid, "timer")
         complete(rt, iid, "receive_dossier", RECEPTION, CLERK)
         s.commit()
 
         only_task(rt, iid, "appraise_design")
-        assert timer_waits(s, iid).get("appraise_design_overdue") is not None  # non-interrupting timer armed
+        # the non-interrupting timer is armed
+        assert waits_by_element(s, iid, "timer").get("appraise_design_overdue") is not None
         complete(rt, iid, "appraise_design", {"design_compliance": "compliant", "building_density": 80,
                                               "appraisal_note": "Thiết kế phù hợp quy hoạch chi tiết 1/500"}, BUILDER)
         s.commit()
@@ -123,7 +86,7 @@ def test_happy_path_parallel_opinions_fee_after_approval(sessions, deployed):
         assert sorted((t.element_id, t.department) for t in open_now) == [
             ("land_use_opinion", "STNMT"), ("site_inspection", "SXD")]
         assert all(t.due_at is not None for t in open_now)
-        waits = timer_waits(s, iid)
+        waits = waits_by_element(s, iid, "timer")
         assert {"site_inspection_overdue", "land_use_opinion_overdue"} <= set(waits)
         assert "appraise_design_overdue" not in waits  # cancelled with its task
         for task in open_now:
@@ -175,22 +138,16 @@ def test_happy_path_parallel_opinions_fee_after_approval(sessions, deployed):
         assert sorted(r.element_id for r in rows) == sorted(
             ["receive_dossier", "appraise_design", "site_inspection", "land_use_opinion", "consolidate_proposal",
              "leader_approval", "return_to_citizen"])
-        for row in rows:
-            if row.lane is not None:
-                assert row.department == LANE_DEPARTMENTS[row.lane], row.element_id
-            if row.element_id in BUDGETED:
-                assert row.due_at is not None, row.element_id
+        assert_lanes_map_to_departments(rows, LANE_DEPARTMENTS, budgeted=BUDGETED)
         assert {r.department for r in rows if r.lane} == {"MOTCUA", "SXD", "STNMT", "LD_SXD"}
         assert markers(rt, iid) == ["dossier_accepted", "result_issued", "payment_requested", "wait_payment",
                                     "return_to_citizen"]
-        assert timer_waits(s, iid) == {}
+        assert waits_by_element(s, iid, "timer") == {}
 
 
 def test_supplement_loop_returns_to_reception(sessions, deployed):
     with sessions() as s:
-        rt = Runtime(s)
-        iid = start(rt, "H15.01-260310-0002").id
-        s.commit()
+        rt, iid = start(s, "H15.01-260310-0002")
         complete(rt, iid, "receive_dossier",
                  {**RECEPTION, "design_drawings": None, "reception_outcome": "supplement",
                   "missing_documents": "Bản vẽ mặt bằng, mặt cắt công trình"}, CLERK)
@@ -202,7 +159,8 @@ def test_supplement_loop_returns_to_reception(sessions, deployed):
                              payload={"documents": ["ban_ve_mat_bang.pdf"], "note": "Bổ sung bản vẽ"}, actor=SYSTEM)
         s.commit()
         assert rt.get_instance(iid).data["supplement"]["documents"] == ["ban_ve_mat_bang.pdf"]
-        assert "receive_dossier_overdue" in timer_waits(s, iid)  # reception budget armed again on the loop
+        # the reception budget is armed again on the loop
+        assert "receive_dossier_overdue" in waits_by_element(s, iid, "timer")
         complete(rt, iid, "receive_dossier", RECEPTION, CLERK)
         s.commit()
         only_task(rt, iid, "appraise_design")
@@ -211,9 +169,7 @@ def test_supplement_loop_returns_to_reception(sessions, deployed):
 
 def test_refusal_at_reception_ends_the_dossier(sessions, deployed):
     with sessions() as s:
-        rt = Runtime(s)
-        iid = start(rt, "H15.01-260310-0003").id
-        s.commit()
+        rt, iid = start(s, "H15.01-260310-0003")
         complete(rt, iid, "receive_dossier",
                  {**RECEPTION, "reception_outcome": "refuse",
                   "refusal_reason": "Thửa đất nằm trong hành lang bảo vệ công trình giao thông"}, CLERK)
@@ -221,14 +177,12 @@ def test_refusal_at_reception_ends_the_dossier(sessions, deployed):
         inst = rt.get_instance(iid)
         assert inst.status == "completed"
         assert markers(rt, iid) == ["reception_refused"]
-        assert rt.open_tasks(iid) == [] and timer_waits(s, iid) == {}
+        assert rt.open_tasks(iid) == [] and waits_by_element(s, iid, "timer") == {}
 
 
 def test_leader_reject_returns_without_issuing_or_charging(sessions, deployed):
     with sessions() as s:
-        rt = Runtime(s)
-        iid = start(rt, "H15.01-260310-0004").id
-        s.commit()
+        rt, iid = start(s, "H15.01-260310-0004")
         complete(rt, iid, "receive_dossier", RECEPTION, CLERK)
         complete(rt, iid, "appraise_design", {"design_compliance": "non_compliant",
                                               "appraisal_note": "Vượt chiều cao tối đa"}, BUILDER)

@@ -8,22 +8,23 @@ from the national database (skips printing, leader rejects) end where they shoul
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from sqlalchemy import select
-
 from engine.actors import SYSTEM, Actor
-from engine.deployments import deploy
-from engine.models import HumanTask, Wait
 from engine.runtime import Runtime
-from engine.validation import validate_files
+from tests.procedures.helpers import (
+    CITY_CLERK,
+    CITY_MARKERS,
+    Procedure,
+    all_tasks,
+    assert_lanes_map_to_departments,
+    complete,
+    only_task,
+    start_instance,
+    waits_by_element,
+)
 
-BPMN = Path(__file__).resolve().parents[2] / "bpmn"
-PROCEDURE = "city_driving_licence_renewal.bpmn"
-PROCESS_ID = "driving_licence_renewal"
+PROCEDURE = Procedure("city_driving_licence_renewal.bpmn", "driving_licence_renewal", marked=CITY_MARKERS)
 
-CLERK = Actor("tiepnhan", frozenset({"clerk"}), frozenset({"MOTCUA"}))
+CLERK = CITY_CLERK
 SPECIALIST = Actor("giaothong", frozenset({"specialist"}), frozenset({"SGTVT"}))
 LEADER = Actor("giaothong", frozenset({"leader"}), frozenset({"SGTVT", "LD_SGTVT"}))
 
@@ -33,8 +34,6 @@ LANE_DEPARTMENTS = {
     "Lãnh đạo Sở Giao thông vận tải": "LD_SGTVT",
 }
 BUDGETED = {"receive_dossier", "check_licence_database", "print_new_licence", "leader_sign", "return_to_citizen"}
-MARKERS = {"supplement_requested", "wait_supplement", "reception_refused", "dossier_accepted", "result_issued",
-           "payment_requested", "wait_payment", "return_to_citizen"}
 
 RECEPTION = {
     "applicant_name": "Lê Hoàng Phúc",
@@ -47,45 +46,12 @@ RECEPTION = {
 }
 
 
-def library_files() -> list[tuple[str, bytes]]:
-    common = sorted((BPMN / "common").glob("*.bpmn")) + [BPMN / "common" / "fee_schedule.dmn"]
-    return [(p.name, p.read_bytes()) for p in common] + [(PROCEDURE, (BPMN / PROCEDURE).read_bytes())]
-
-
-@pytest.fixture
-def deployed(sessions, people):
-    with sessions() as s:
-        deploy(s, library_files(), "tests")
-        s.commit()
-
-
-def start(rt: Runtime, key: str, channel: str = "in_person"):
+def start(session, key: str, channel: str = "in_person"):
     data = {"desk": "MOTCUA", "procedure_code": "1.002809", "channel": channel, "applicant_name": "Lê Hoàng Phúc"}
-    return rt.start(PROCESS_ID, business_key=key, data=data, actor=SYSTEM)
+    return start_instance(session, PROCEDURE.process_id, key, data, SYSTEM)
 
 
-def only_task(rt: Runtime, iid: str, element_id: str) -> HumanTask:
-    tasks = rt.open_tasks(iid)
-    assert [t.element_id for t in tasks] == [element_id]
-    return tasks[0]
-
-
-def complete(rt: Runtime, iid: str, element_id: str, data: dict, actor: Actor) -> None:
-    rt.complete_task(only_task(rt, iid, element_id).id, data, actor)
-
-
-def markers(rt: Runtime, iid: str) -> list[str]:
-    kinds = {"step_completed", "message_caught", "task_completed"}
-    return [e.element_id for e in rt.events(iid) if e.kind in kinds and e.element_id in MARKERS]
-
-
-def waits(s, iid: str, kind: str) -> dict[str, object]:
-    rows = s.scalars(select(Wait).where(Wait.instance_id == iid, Wait.kind == kind))
-    return {w.element_id: (w.due_at if kind == "timer" else w.name) for w in rows}
-
-
-def all_tasks(s, iid: str) -> list[HumanTask]:
-    return list(s.scalars(select(HumanTask).where(HumanTask.instance_id == iid).order_by(HumanTask.created_at)))
+markers = PROCEDURE.markers
 
 
 def accept_and_pay(rt: Runtime, s, iid: str, key: str, amount: int) -> None:
@@ -93,7 +59,7 @@ def accept_and_pay(rt: Runtime, s, iid: str, key: str, amount: int) -> None:
     s.commit()
     assert rt.get_instance(iid).data["fee_amount"] == amount
     assert rt.open_tasks(iid) == []
-    assert waits(s, iid, "message") == {"wait_payment": "payment_confirmed"}
+    assert waits_by_element(s, iid, "message") == {"wait_payment": "payment_confirmed"}
     rt.correlate_message("payment_confirmed", business_key=key,
                          payload={"amount": amount, "transaction_id": "NAPAS-0091", "channel": "online"},
                          actor=SYSTEM)
@@ -101,9 +67,7 @@ def accept_and_pay(rt: Runtime, s, iid: str, key: str, amount: int) -> None:
 
 
 def test_diagram_validates_with_the_common_files():
-    result = validate_files(library_files())
-    assert [str(p) for p in result.problems] == []
-    [parsed] = [p for p in result.processes if p.process_id == PROCESS_ID]
+    parsed = PROCEDURE.validated()
     assert sorted(parsed.lanes) == sorted(LANE_DEPARTMENTS)
     assert parsed.properties["procedure_code"] == "1.002809" and parsed.properties["fee"] == "135000"
 
@@ -111,10 +75,8 @@ def test_diagram_validates_with_the_common_files():
 def test_in_person_fee_135000_payment_moves_it_on_to_the_end(sessions, deployed):
     key = "H15.01-260310-0201"
     with sessions() as s:
-        rt = Runtime(s)
-        iid = start(rt, key).id
-        s.commit()
-        assert "receive_dossier_overdue" in waits(s, iid, "timer")
+        rt, iid = start(s, key)
+        assert "receive_dossier_overdue" in waits_by_element(s, iid, "timer")
         complete(rt, iid, "receive_dossier", RECEPTION, CLERK)
         s.commit()
 
@@ -129,7 +91,7 @@ def test_in_person_fee_135000_payment_moves_it_on_to_the_end(sessions, deployed)
 
         check = only_task(rt, iid, "check_licence_database")
         assert check.department == "SGTVT"
-        assert waits(s, iid, "timer").get("check_licence_database_overdue") is not None
+        assert waits_by_element(s, iid, "timer").get("check_licence_database_overdue") is not None
         rt.complete_task(check.id, {"database_status": "valid", "check_note": "Khớp dữ liệu GPLX quốc gia"},
                          SPECIALIST)
         s.commit()
@@ -147,24 +109,18 @@ def test_in_person_fee_135000_payment_moves_it_on_to_the_end(sessions, deployed)
         rows = all_tasks(s, iid)
         assert [r.element_id for r in rows] == ["receive_dossier", "check_licence_database", "print_new_licence",
                                                 "leader_sign", "return_to_citizen"]
-        for row in rows:
-            if row.lane is not None:
-                assert row.department == LANE_DEPARTMENTS[row.lane], row.element_id
-            if row.element_id in BUDGETED:
-                assert row.due_at is not None, row.element_id
+        assert_lanes_map_to_departments(rows, LANE_DEPARTMENTS, budgeted=BUDGETED)
         assert [r.department for r in rows] == ["MOTCUA", "SGTVT", "SGTVT", "LD_SGTVT", None]
         assert rows[-1].candidate_groups == ["MOTCUA"]
         assert markers(rt, iid) == ["dossier_accepted", "payment_requested", "wait_payment", "result_issued",
                                     "return_to_citizen"]
-        assert waits(s, iid, "timer") == {} and waits(s, iid, "message") == {}
+        assert waits_by_element(s, iid, "timer") == {} and waits_by_element(s, iid, "message") == {}
 
 
 def test_online_fee_is_115000(sessions, deployed):
     key = "H15.01-260310-0202"
     with sessions() as s:
-        rt = Runtime(s)
-        iid = start(rt, key, channel="online").id
-        s.commit()
+        rt, iid = start(s, key, channel="online")
         accept_and_pay(rt, s, iid, key, 115000)
         only_task(rt, iid, "check_licence_database")
 
@@ -172,15 +128,13 @@ def test_online_fee_is_115000(sessions, deployed):
 def test_supplement_loop_returns_to_reception(sessions, deployed):
     key = "H15.01-260310-0203"
     with sessions() as s:
-        rt = Runtime(s)
-        iid = start(rt, key).id
-        s.commit()
+        rt, iid = start(s, key)
         complete(rt, iid, "receive_dossier", {**RECEPTION, "health_certificate": None,
                                               "reception_outcome": "supplement",
                                               "missing_documents": "Giấy khám sức khỏe còn hiệu lực"}, CLERK)
         s.commit()
         assert rt.open_tasks(iid) == []
-        assert waits(s, iid, "message") == {"wait_supplement": "supplement_received"}
+        assert waits_by_element(s, iid, "message") == {"wait_supplement": "supplement_received"}
         rt.correlate_message("supplement_received", business_key=key,
                              payload={"documents": ["giay_kham_suc_khoe.pdf"], "note": ""}, actor=SYSTEM)
         s.commit()
@@ -192,23 +146,19 @@ def test_supplement_loop_returns_to_reception(sessions, deployed):
 
 def test_refusal_at_reception_ends_the_dossier(sessions, deployed):
     with sessions() as s:
-        rt = Runtime(s)
-        iid = start(rt, "H15.01-260310-0204").id
-        s.commit()
+        rt, iid = start(s, "H15.01-260310-0204")
         complete(rt, iid, "receive_dossier", {**RECEPTION, "reception_outcome": "refuse",
                                               "refusal_reason": "Giấy phép lái xe đang bị tạm giữ"}, CLERK)
         s.commit()
         assert rt.get_instance(iid).status == "completed"
         assert markers(rt, iid) == ["reception_refused"]
-        assert waits(s, iid, "timer") == {} and waits(s, iid, "message") == {}
+        assert waits_by_element(s, iid, "timer") == {} and waits_by_element(s, iid, "message") == {}
 
 
 def test_licence_not_in_database_skips_printing_and_leader_rejects(sessions, deployed):
     key = "H15.01-260310-0205"
     with sessions() as s:
-        rt = Runtime(s)
-        iid = start(rt, key).id
-        s.commit()
+        rt, iid = start(s, key)
         accept_and_pay(rt, s, iid, key, 135000)
         complete(rt, iid, "check_licence_database",
                  {"database_status": "invalid", "check_note": "Không có dữ liệu trong hệ thống GPLX quốc gia"},

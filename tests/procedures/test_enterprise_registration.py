@@ -8,22 +8,23 @@ leader's reject end where they should.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from sqlalchemy import select
-
 from engine.actors import SYSTEM, Actor
-from engine.deployments import deploy
-from engine.models import HumanTask, Wait
 from engine.runtime import Runtime
-from engine.validation import validate_files
+from tests.procedures.helpers import (
+    CITY_CLERK,
+    CITY_MARKERS,
+    Procedure,
+    all_tasks,
+    assert_lanes_map_to_departments,
+    complete,
+    only_task,
+    start_instance,
+    waits_by_element,
+)
 
-BPMN = Path(__file__).resolve().parents[2] / "bpmn"
-PROCEDURE = "city_enterprise_registration.bpmn"
-PROCESS_ID = "enterprise_registration"
+PROCEDURE = Procedure("city_enterprise_registration.bpmn", "enterprise_registration", marked=CITY_MARKERS)
 
-CLERK = Actor("tiepnhan", frozenset({"clerk"}), frozenset({"MOTCUA"}))
+CLERK = CITY_CLERK
 SPECIALIST = Actor("kehoach", frozenset({"specialist"}), frozenset({"SKHDT"}))
 LEADER = Actor("kehoach", frozenset({"leader"}), frozenset({"SKHDT", "LD_SKHDT"}))
 
@@ -33,8 +34,6 @@ LANE_DEPARTMENTS = {
     "Lãnh đạo Sở Kế hoạch và Đầu tư": "LD_SKHDT",
 }
 BUDGETED = {"receive_dossier", "review_enterprise", "leader_approval", "return_to_citizen"}
-MARKERS = {"supplement_requested", "wait_supplement", "reception_refused", "dossier_accepted", "result_issued",
-           "payment_requested", "wait_payment", "return_to_citizen"}
 
 RECEPTION = {
     "applicant_name": "Trần Thị Bích Ngọc",
@@ -53,46 +52,13 @@ REVIEW = {
 }
 
 
-def library_files() -> list[tuple[str, bytes]]:
-    common = sorted((BPMN / "common").glob("*.bpmn")) + [BPMN / "common" / "fee_schedule.dmn"]
-    return [(p.name, p.read_bytes()) for p in common] + [(PROCEDURE, (BPMN / PROCEDURE).read_bytes())]
-
-
-@pytest.fixture
-def deployed(sessions, people):
-    with sessions() as s:
-        deploy(s, library_files(), "tests")
-        s.commit()
-
-
-def start(rt: Runtime, key: str, channel: str = "in_person"):
+def start(session, key: str, channel: str = "in_person"):
     data = {"desk": "MOTCUA", "procedure_code": "1.001612", "channel": channel,
             "applicant_name": "Trần Thị Bích Ngọc"}
-    return rt.start(PROCESS_ID, business_key=key, data=data, actor=SYSTEM)
+    return start_instance(session, PROCEDURE.process_id, key, data, SYSTEM)
 
 
-def only_task(rt: Runtime, iid: str, element_id: str) -> HumanTask:
-    tasks = rt.open_tasks(iid)
-    assert [t.element_id for t in tasks] == [element_id]
-    return tasks[0]
-
-
-def complete(rt: Runtime, iid: str, element_id: str, data: dict, actor: Actor) -> None:
-    rt.complete_task(only_task(rt, iid, element_id).id, data, actor)
-
-
-def markers(rt: Runtime, iid: str) -> list[str]:
-    kinds = {"step_completed", "message_caught", "task_completed"}
-    return [e.element_id for e in rt.events(iid) if e.kind in kinds and e.element_id in MARKERS]
-
-
-def waits(s, iid: str, kind: str) -> dict[str, object]:
-    rows = s.scalars(select(Wait).where(Wait.instance_id == iid, Wait.kind == kind))
-    return {w.element_id: (w.due_at if kind == "timer" else w.name) for w in rows}
-
-
-def all_tasks(s, iid: str) -> list[HumanTask]:
-    return list(s.scalars(select(HumanTask).where(HumanTask.instance_id == iid).order_by(HumanTask.created_at)))
+markers = PROCEDURE.markers
 
 
 def finish(rt: Runtime, s, iid: str, decision: dict) -> None:
@@ -106,9 +72,7 @@ def finish(rt: Runtime, s, iid: str, decision: dict) -> None:
 
 
 def test_diagram_validates_with_the_common_files():
-    result = validate_files(library_files())
-    assert [str(p) for p in result.problems] == []
-    [parsed] = [p for p in result.processes if p.process_id == PROCESS_ID]
+    parsed = PROCEDURE.validated()
     assert sorted(parsed.lanes) == sorted(LANE_DEPARTMENTS)
     assert parsed.properties["procedure_code"] == "1.001612" and parsed.properties["processing_time"] == "3"
 
@@ -116,17 +80,15 @@ def test_diagram_validates_with_the_common_files():
 def test_in_person_pays_50000_then_happy_path(sessions, deployed):
     key = "H15.01-260310-0101"
     with sessions() as s:
-        rt = Runtime(s)
-        iid = start(rt, key).id
-        s.commit()
-        assert "receive_dossier_overdue" in waits(s, iid, "timer")
+        rt, iid = start(s, key)
+        assert "receive_dossier_overdue" in waits_by_element(s, iid, "timer")
         complete(rt, iid, "receive_dossier", RECEPTION, CLERK)
         s.commit()
 
         inst = rt.get_instance(iid)
         assert inst.status == "waiting" and inst.data["fee_amount"] == 50000
         assert rt.open_tasks(iid) == []  # the specialist gets nothing before the fee is paid
-        assert waits(s, iid, "message") == {"wait_payment": "payment_confirmed"}
+        assert waits_by_element(s, iid, "message") == {"wait_payment": "payment_confirmed"}
         rt.correlate_message("payment_confirmed", business_key=key,
                              payload={"amount": 50000, "transaction_id": "QR-552001", "channel": "counter"},
                              actor=SYSTEM)
@@ -134,7 +96,7 @@ def test_in_person_pays_50000_then_happy_path(sessions, deployed):
 
         review = only_task(rt, iid, "review_enterprise")
         assert review.department == "SKHDT" and review.due_at is not None
-        assert waits(s, iid, "timer").get("review_enterprise_overdue") is not None
+        assert waits_by_element(s, iid, "timer").get("review_enterprise_overdue") is not None
         finish(rt, s, iid, {"leader_decision": "approve", "certificate_number": "1801234567"})
 
         inst = rt.get_instance(iid)
@@ -143,29 +105,23 @@ def test_in_person_pays_50000_then_happy_path(sessions, deployed):
         rows = all_tasks(s, iid)
         assert [r.element_id for r in rows] == ["receive_dossier", "review_enterprise", "leader_approval",
                                                 "return_to_citizen"]
-        for row in rows:
-            if row.lane is not None:
-                assert row.department == LANE_DEPARTMENTS[row.lane], row.element_id
-            if row.element_id in BUDGETED:
-                assert row.due_at is not None, row.element_id
+        assert_lanes_map_to_departments(rows, LANE_DEPARTMENTS, budgeted=BUDGETED)
         assert [r.department for r in rows] == ["MOTCUA", "SKHDT", "LD_SKHDT", None]
         assert rows[-1].candidate_groups == ["MOTCUA"]
         assert markers(rt, iid) == ["dossier_accepted", "payment_requested", "wait_payment", "result_issued",
                                     "return_to_citizen"]
-        assert waits(s, iid, "timer") == {}
+        assert waits_by_element(s, iid, "timer") == {}
 
 
 def test_online_is_free_and_does_not_wait_for_payment(sessions, deployed):
     key = "H15.01-260310-0102"
     with sessions() as s:
-        rt = Runtime(s)
-        iid = start(rt, key, channel="online").id
-        s.commit()
+        rt, iid = start(s, key, channel="online")
         complete(rt, iid, "receive_dossier", RECEPTION, CLERK)
         s.commit()
         assert rt.get_instance(iid).data["fee_amount"] == 0
         only_task(rt, iid, "review_enterprise")  # straight on, no payment step
-        assert waits(s, iid, "message") == {}
+        assert waits_by_element(s, iid, "message") == {}
         finish(rt, s, iid, {"leader_decision": "approve", "certificate_number": "1801234568"})
         assert rt.get_instance(iid).status == "completed"
         assert markers(rt, iid) == ["dossier_accepted", "result_issued", "return_to_citizen"]
@@ -174,14 +130,12 @@ def test_online_is_free_and_does_not_wait_for_payment(sessions, deployed):
 def test_supplement_loop_returns_to_reception(sessions, deployed):
     key = "H15.01-260310-0103"
     with sessions() as s:
-        rt = Runtime(s)
-        iid = start(rt, key, channel="online").id
-        s.commit()
+        rt, iid = start(s, key, channel="online")
         complete(rt, iid, "receive_dossier", {**RECEPTION, "owner_id_copy": None, "reception_outcome": "supplement",
                                               "missing_documents": "Bản sao CCCD của chủ doanh nghiệp"}, CLERK)
         s.commit()
         assert rt.open_tasks(iid) == []
-        assert waits(s, iid, "message") == {"wait_supplement": "supplement_received"}
+        assert waits_by_element(s, iid, "message") == {"wait_supplement": "supplement_received"}
         rt.correlate_message("supplement_received", business_key=key,
                              payload={"documents": ["cccd.pdf"], "note": "Bổ sung CCCD"}, actor=SYSTEM)
         s.commit()
@@ -193,9 +147,7 @@ def test_supplement_loop_returns_to_reception(sessions, deployed):
 
 def test_refusal_at_reception_ends_the_dossier(sessions, deployed):
     with sessions() as s:
-        rt = Runtime(s)
-        iid = start(rt, "H15.01-260310-0104").id
-        s.commit()
+        rt, iid = start(s, "H15.01-260310-0104")
         complete(rt, iid, "receive_dossier", {**RECEPTION, "reception_outcome": "refuse",
                                               "refusal_reason": "Chủ hồ sơ đang là chủ một doanh nghiệp tư nhân khác"},
                  CLERK)
@@ -207,9 +159,7 @@ def test_refusal_at_reception_ends_the_dossier(sessions, deployed):
 
 def test_leader_reject_returns_without_a_certificate(sessions, deployed):
     with sessions() as s:
-        rt = Runtime(s)
-        iid = start(rt, "H15.01-260310-0105", channel="online").id
-        s.commit()
+        rt, iid = start(s, "H15.01-260310-0105", channel="online")
         complete(rt, iid, "receive_dossier", RECEPTION, CLERK)
         s.commit()
         finish(rt, s, iid, {"leader_decision": "reject", "leader_note": "Tên doanh nghiệp gây nhầm lẫn"})

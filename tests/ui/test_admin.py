@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 
@@ -15,10 +14,9 @@ from engine.deployments import deploy
 from engine.models import Department, LaneMapping
 from engine.runtime import Runtime
 from tests.conftest import auth, fixture_bytes
+from tests.ui.helpers import PASSWORD, csrf, csrf_of, new_client, post_login, sign_in
 
-PASSWORD = "correct-horse-battery"
 NEW_PASSWORD = "mot-cua-2026-moi"
-_addresses = itertools.count(1)
 
 LANE_PROBE = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="Defs_lanes" targetNamespace="http://motcua.vn/tests">
@@ -35,34 +33,6 @@ LANE_PROBE = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>
 """
-
-
-def new_client(app):
-    """A browser of its own address, so sign-ins here do not count against other tests' rate limit."""
-    client = app.test_client()
-    n = next(_addresses)
-    client.environ_base["REMOTE_ADDR"] = f"10.81.{n // 250}.{n % 250 + 1}"
-    return client
-
-
-def csrf_of(html: str) -> str:
-    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', html).group(0)
-    return re.search(r'value="([^"]+)"', tag).group(1)
-
-
-def sign_in(app, username: str, password: str = PASSWORD, remember: bool = False):
-    client = new_client(app)
-    token = csrf_of(client.get("/login").get_data(as_text=True))
-    data = {"csrf_token": token, "username": username, "password": password}
-    if remember:
-        data["remember"] = "y"
-    r = client.post("/login", data=data)
-    assert r.status_code == 302, r.get_data(as_text=True)[:300]
-    return client
-
-
-def token_for(client, path: str = "/admin/users") -> str:
-    return csrf_of(client.get(path).get_data(as_text=True))
 
 
 def signed_in(client) -> bool:
@@ -105,7 +75,7 @@ def test_only_administrators_see_the_admin_pages(app, people, sessions):
         client = sign_in(app, username)
         for path in [*ADMIN_GETS, f"/admin/users/{target.id}", f"/admin/users/{target.id}/password"]:
             assert client.get(path).status_code == 403, (username, path)
-        token = token_for(client, "/inbox")
+        token = csrf(client, "/inbox")
         for path, data in [
             ("/admin/users/new", {"username": "ke_gian", "full_name": "Kẻ gian", "roles": "admin",
                                   "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}),
@@ -138,7 +108,7 @@ def test_the_user_list_shows_names_roles_departments_and_state(admin, sessions):
 
 
 def test_creating_a_user_validates_every_field(admin, sessions):
-    token = token_for(admin, "/admin/users/new")
+    token = csrf(admin, "/admin/users/new")
     r = admin.post("/admin/users/new", data={"csrf_token": token, "username": "Bad Name!", "full_name": "",
                                              "password": "ngan", "password_confirm": "ngan",
                                              "departments": "KHONG_CO"})
@@ -164,7 +134,7 @@ def test_creating_a_user_validates_every_field(admin, sessions):
 
 
 def test_an_administrator_creates_a_user_who_can_then_sign_in(app, admin, sessions, caplog):
-    token = token_for(admin, "/admin/users/new")
+    token = csrf(admin, "/admin/users/new")
     caplog.set_level(logging.INFO, logger="motcua.audit")
     r = admin.post("/admin/users/new", data={
         "csrf_token": token, "username": "NguyenVanA", "full_name": "Nguyễn Văn A (Một cửa)",
@@ -218,7 +188,7 @@ def test_editing_a_user_changes_name_roles_departments_and_state(app, admin, ses
 
 def test_an_administrator_cannot_lock_themselves_out(admin, sessions):
     me = user(sessions, "admin")
-    token = token_for(admin, f"/admin/users/{me.id}")
+    token = csrf(admin, f"/admin/users/{me.id}")
     r = admin.post(f"/admin/users/{me.id}", data={"csrf_token": token, "full_name": "Quản trị", "roles": "designer",
                                                   "is_active": "1"})
     assert r.status_code == 422 and 'id="e-roles"' in r.get_data(as_text=True)
@@ -237,18 +207,17 @@ def test_deactivating_a_user_ends_their_sessions_and_tokens(app, admin, people, 
     clerk = sign_in(app, "tiepnhan")
     assert clerk.get("/api/v1/tasks", headers=auth(people["tiepnhan"])).status_code == 200
     caplog.set_level(logging.INFO, logger="motcua.audit")
-    r = admin.post(f"/admin/users/{target.id}/deactivate", data={"csrf_token": token_for(admin)})
+    r = admin.post(f"/admin/users/{target.id}/deactivate", data={"csrf_token": csrf(admin, "/admin/users")})
     assert r.status_code == 303
     assert "Đã khóa tài khoản tiepnhan" in admin.get(r.location).get_data(as_text=True)
     assert not user(sessions, "tiepnhan").is_active
     r = clerk.get("/inbox")
     assert r.status_code == 302 and r.location.startswith("/login")
     assert clerk.get("/api/v1/tasks", headers=auth(people["tiepnhan"])).status_code == 401
-    page = new_client(app)
-    token = csrf_of(page.get("/login").get_data(as_text=True))
-    assert page.post("/login", data={"csrf_token": token, "username": "tiepnhan", "password": PASSWORD}).status_code == 401
+    assert post_login(new_client(app), "tiepnhan").status_code == 401
     assert audit_lines(caplog) == ["by=admin action=user.deactivate target='user:tiepnhan'"]
-    assert admin.post("/admin/users/987654321/deactivate", data={"csrf_token": token_for(admin)}).status_code == 404
+    token = csrf(admin, "/admin/users")
+    assert admin.post("/admin/users/987654321/deactivate", data={"csrf_token": token}).status_code == 404
 
 
 def test_resetting_a_password_ends_the_users_existing_sessions(app, admin, sessions, caplog):
@@ -258,7 +227,7 @@ def test_resetting_a_password_ends_the_users_existing_sessions(app, admin, sessi
     remembered.delete_cookie("session")  # the browser was closed: only the remember-me cookie is left
     assert signed_in(worker) and signed_in(remembered)
 
-    token = token_for(admin, f"/admin/users/{target.id}/password")
+    token = csrf(admin, f"/admin/users/{target.id}/password")
     r = admin.post(f"/admin/users/{target.id}/password",
                    data={"csrf_token": token, "password": "ngan", "password_confirm": "ngan"})
     assert r.status_code == 422 and 'id="e-password"' in r.get_data(as_text=True)
@@ -289,7 +258,7 @@ def test_an_administrator_changing_their_own_password_stays_signed_in(app, admin
     me = user(sessions, "admin")
     elsewhere = sign_in(app, "admin")
     r = admin.post(f"/admin/users/{me.id}/password", data={
-        "csrf_token": token_for(admin), "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
+        "csrf_token": csrf(admin, "/admin/users"), "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
     assert r.status_code == 303
     assert signed_in(admin)
     assert elsewhere.get("/inbox").status_code == 302
@@ -305,7 +274,7 @@ def test_departments_are_listed_created_and_renamed(admin, sessions, caplog):
     html = admin.get("/admin/departments").get_data(as_text=True)
     assert "SXD" in html and "Sở Xây dựng" in html and "Department of Construction" in html
 
-    token = token_for(admin, "/admin/departments/new")
+    token = csrf(admin, "/admin/departments/new")
     for data, field in [
         ({"code": "qldt", "name_vi": "Phòng Quản lý đô thị"}, "code"),
         ({"code": "QL-DT", "name_vi": "Phòng Quản lý đô thị"}, "code"),
@@ -400,7 +369,7 @@ def test_lanes_without_a_department_are_shown_and_can_be_mapped(admin, sessions,
 
 
 def test_renaming_a_department_warns_about_lanes_it_no_longer_matches(admin, sessions, lane_probe):
-    token = token_for(admin, "/admin/departments/SXD")
+    token = csrf(admin, "/admin/departments/SXD")
     r = admin.post("/admin/departments/SXD", data={"csrf_token": token, "name_vi": "Sở Xây dựng thành phố",
                                                    "name_en": "Department of Construction"},
                    follow_redirects=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
 import shutil
 import subprocess
@@ -19,12 +18,11 @@ from engine.db import utcnow
 from engine.deployments import deploy
 from engine.models import HumanTask
 from tests.dossiers.conftest import APPLICANT, DESK, PORTAL, SPECIALIST, complete, vn
+from tests.ui.helpers import csrf, sign_in
 
-PASSWORD = "correct-horse-battery"
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "ui" / "static" / "vendor" / "bpmn-js"
 VIEWER = VENDOR / "bpmn-navigated-viewer.production.min.js"
-_addresses = itertools.count(1)
 
 # A procedure whose process calls the shared return_result subprocess (its task is not in this XML).
 CALLER_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
@@ -55,22 +53,6 @@ CALLER_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>
 """.encode()
-
-
-def sign_in(app, username: str):
-    """Sign in through the real form (each client from its own address: the sign-in rate limit is per address)."""
-    client = app.test_client()
-    n = next(_addresses)
-    client.environ_base["REMOTE_ADDR"] = f"10.91.{n // 250}.{n % 250 + 1}"
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*?value="([^"]+)"', page).group(1)
-    r = client.post("/login", data={"csrf_token": token, "username": username, "password": PASSWORD})
-    assert r.status_code == 302, r.get_data(as_text=True)[:300]
-    return client
-
-
-def csrf(client, path: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
 
 
 def submit(session, **kw) -> Dossier:

@@ -8,7 +8,6 @@ no message without an English translation: a new UI string fails this file until
 from __future__ import annotations
 
 import html
-import itertools
 import os
 import re
 from datetime import datetime
@@ -21,8 +20,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from engine.calendar import VN_TZ
+from tests.ui.helpers import csrf, csrf_of, sign_in
 
-PASSWORD = "correct-horse-battery"
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "ui" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
 COMPILED = CATALOGUE.with_suffix(".mo")
@@ -30,7 +29,6 @@ COMPILED = CATALOGUE.with_suffix(".mo")
 KEYWORDS = {**DEFAULT_KEYWORDS, "_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None}
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
 DATE = re.compile(r"\b\d{2}/\d{2}/\d{4}\b")
-_addresses = itertools.count(1)
 
 
 def _read_catalogue():
@@ -118,22 +116,6 @@ def test_compiled_catalogue_is_current(compiled_catalogue):
 # --- the pages -----------------------------------------------------------------------------------
 
 
-def sign_in(app, username: str):
-    """Sign in through the real form, each client from its own address (the sign-in rate limit is per address)."""
-    client = app.test_client()
-    n = next(_addresses)
-    client.environ_base["REMOTE_ADDR"] = f"10.77.{n // 250}.{n % 250 + 1}"
-    token = csrf_of(client.get("/login").get_data(as_text=True))
-    r = client.post("/login", data={"csrf_token": token, "username": username, "password": PASSWORD})
-    assert r.status_code == 302, r.get_data(as_text=True)[:300]
-    return client
-
-
-def csrf_of(page: str) -> str:
-    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', page).group(0)
-    return re.search(r'value="([^"]+)"', tag).group(1)
-
-
 def page(client, path: str) -> str:
     r = client.get(path)
     assert r.status_code == 200, (path, r.status_code)
@@ -141,8 +123,7 @@ def page(client, path: str) -> str:
 
 
 def switch_language(client, code: str, back_to: str) -> str:
-    token = csrf_of(client.get(back_to).get_data(as_text=True))
-    r = client.post(f"/language/{code}", data={"csrf_token": token, "next": back_to})
+    r = client.post(f"/language/{code}", data={"csrf_token": csrf(client, back_to), "next": back_to})
     assert r.status_code == 302 and r.location.endswith(back_to)
     return page(client, back_to)
 

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 
 from dossiers.models import Dossier
 from engine.models import HumanTask
-
-PASSWORD = "correct-horse-battery"
-
-
-def sign_in(app, username: str):
-    client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    r = client.post("/login", data={"csrf_token": token, "username": username, "password": PASSWORD})
-    assert r.status_code == 302, r.get_data(as_text=True)[:300]
-    return client
-
-
-def csrf(client, path: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+from tests.ui.helpers import csrf, sign_in
 
 
 def test_desk_receives_dossier_and_hands_it_to_the_department(app, people, onestop, sessions):

@@ -28,8 +28,8 @@ from sqlalchemy import text
 from werkzeug.routing import IntegerConverter
 
 from tests.conftest import auth, fixture_bytes
+from tests.ui.helpers import PASSWORD, csrf, post_login
 
-PASSWORD = "correct-horse-battery"
 # the signed-out visitor first, the administrator (who may change the most) last
 CALLERS = ("anonymous", "tiepnhan", "chuyenvien", "lanhdao", "thietke", "congdvc", "lanhdaotrungtam", "admin")
 SIGNED_IN = (*CALLERS[1:], "giaothong")
@@ -171,11 +171,6 @@ def _empty_tables(app) -> None:
     spec_cache.clear()
 
 
-def _csrf_of(html: str) -> str:
-    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', html).group(0)
-    return re.search(r'value="([^"]+)"', tag).group(1)
-
-
 def _task_of(session, instance_id: str, element_id: str) -> str:
     from engine.runtime import Runtime
 
@@ -241,11 +236,12 @@ def world(app):
     for n, caller in enumerate(("anonymous", *SIGNED_IN), start=1):
         client = app.test_client()
         world.addresses[caller] = client.environ_base["REMOTE_ADDR"] = f"10.82.0.{n}"
-        token = _csrf_of(client.get("/login").get_data(as_text=True))
-        if caller != "anonymous":
-            r = client.post("/login", data={"csrf_token": token, "username": caller, "password": PASSWORD})
+        if caller == "anonymous":
+            token = csrf(client, "/login")
+        else:
+            r = post_login(client, caller)
             assert r.status_code == 302, caller
-            token = _csrf_of(client.get("/inbox").get_data(as_text=True))  # a fresh session: a new token
+            token = csrf(client, "/inbox")  # a fresh session: a new token
         world.csrf[caller] = token
         world.cookies[caller] = client.get_cookie("session").value
     yield world
