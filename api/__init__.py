@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 
-from api import calendar, deployments, dossiers, errors, instances, messages, processes, tasks
+from api import calendar, deployments, dossiers, errors, indicators, instances, messages, processes, tasks
 from server.extensions import csrf
 
 
@@ -16,7 +16,7 @@ def init_app(app: Flask) -> Api:
         "info": {"description": "Deploy BPMN procedures, run dossiers, complete tasks, send messages."},
     })
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for module in (deployments, processes, instances, tasks, messages, dossiers, calendar):
+    for module in (deployments, processes, instances, tasks, messages, dossiers, calendar, indicators):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
         csrf.exempt(module.blp)  # bearer tokens, not cookies: no cross-site request forgery
     errors.init_app(app)

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Browser assets from npm, served by the app itself (no CDN at run time): the bpmn-js
-# viewer of the dossier page. Installs node_modules from package-lock.json only when it
-# is missing or the lock file changed, then copies the prebuilt dist files into
-# ui/static/vendor/ (git-ignored). Idempotent; a no-op when everything is up to date.
+# viewer of the dossier page and Chart.js for the 766 indicators dashboard. Installs
+# node_modules from package-lock.json only when it is missing or the lock file changed,
+# then copies the prebuilt dist files into ui/static/vendor/ (git-ignored). Idempotent;
+# a no-op when everything is up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENDOR=ui/static/vendor/bpmn-js
 DIST=node_modules/bpmn-js/dist
 STAMP=node_modules/.motcua-package-lock.sha256
+CHART_VENDOR=ui/static/vendor/chart.js
+CHART_DIST=node_modules/chart.js/dist
 
 if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
-  echo "scripts/assets.sh: npm (Node.js 18 or newer) is needed to install the diagram viewer (bpmn-js)." >&2
+  echo "scripts/assets.sh: npm (Node.js 18 or newer) is needed to install the diagram viewer (bpmn-js) and Chart.js." >&2
   echo "  Debian/Ubuntu: sudo apt-get install nodejs npm   ·   or see https://nodejs.org/" >&2
   exit 1
 fi
@@ -21,7 +24,8 @@ lock_hash() {
 }
 
 wanted=$(lock_hash)
-if [ ! -f "$DIST/bpmn-navigated-viewer.production.min.js" ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
+if [ ! -f "$DIST/bpmn-navigated-viewer.production.min.js" ] || [ ! -f "$CHART_DIST/chart.umd.js" ] \
+    || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
   echo "scripts/assets.sh: installing npm packages (npm ci)"
   npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
   printf '%s' "$wanted" > "$STAMP"
@@ -43,7 +47,7 @@ copied=0
 copy() {  # copy only what differs, so a second run changes nothing
   local src=$1 dest=$2
   if [ ! -f "$src" ]; then
-    echo "scripts/assets.sh: $src is missing from the installed bpmn-js package" >&2
+    echo "scripts/assets.sh: $src is missing from the installed npm packages" >&2
     exit 1
   fi
   if ! cmp -s "$src" "$dest"; then
@@ -56,6 +60,9 @@ for file in "${FILES[@]}"; do
   copy "$DIST/$file" "$VENDOR/$file"
 done
 copy node_modules/bpmn-js/LICENSE "$VENDOR/LICENSE"
+# Chart.js: the UMD build (one self-contained file, defines window.Chart)
+copy "$CHART_DIST/chart.umd.js" "$CHART_VENDOR/chart.umd.js"
+copy node_modules/chart.js/LICENSE.md "$CHART_VENDOR/LICENSE.md"
 if [ "$copied" -gt 0 ]; then
-  echo "scripts/assets.sh: $copied file(s) copied into $VENDOR"
+  echo "scripts/assets.sh: $copied file(s) copied into $VENDOR and $CHART_VENDOR"
 fi

@@ -202,6 +202,43 @@ def demo_seed() -> None:
         click.echo("demo users already exist")
 
 
+@demo_cli.command("generate", help="Fill the database with a year of realistic dossiers of the deployed procedures.")
+@click.option("--dossiers", "count", default=20_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--year", default=2026, show_default=True, type=int, help="year of submission (up to today)")
+@click.option("--seed", default=1, show_default=True, type=int, help="random seed (same seed, same data)")
+@click.option("--open", "open_count", default=None, type=click.IntRange(min=0),
+              help="dossiers left open, made through the runtime (default 1 %, between 5 and 200)")
+@click.option("--append", is_flag=True, help="add to data generated before instead of refusing")
+@database_errors
+def demo_generate(count: int, year: int, seed: int, open_count: int | None, append: bool) -> None:
+    import logging
+
+    from dossiers.demo_data import GenerateError, Options, generate, preflight
+
+    options = Options(dossiers=count, year=year, seed=seed, append=append, open=open_count)
+    spiff = logging.getLogger("spiff")
+    level = spiff.level
+    spiff.setLevel(logging.WARNING)  # the open dossiers run through the engine: no line per task state
+    try:
+        with new_session() as session:
+            try:
+                preflight(session, options)
+                session.rollback()
+                with click.progressbar(length=count, label="dossiers", show_pos=True) as bar:
+                    summary = generate(session, options, progress=bar.update)
+            except GenerateError as exc:
+                raise click.ClickException(str(exc)) from None
+    finally:
+        spiff.setLevel(level)
+    statuses = ", ".join(f"{code}: {n}" for code, n in sorted(summary.by_status.items()))
+    click.echo(f"{summary.dossiers} dossiers ({summary.finished} finished, {summary.open} open) "
+               f"of {', '.join(summary.procedures)}; national status codes {statuses}")
+    click.echo(f"finished dossiers: {summary.human_tasks} tasks, {summary.events} events, "
+               f"{summary.ratings} ratings, {summary.late} late")
+    for note in summary.notes:
+        click.echo(note)
+
+
 # ------------------------------------------------------------------ calendar
 @click.group("calendar", help="Working-day calendar: extra days off and make-up working days.")
 def calendar_cli() -> None:

@@ -40,6 +40,8 @@ def load_config(overrides: dict | None = None) -> dict:
         # uploads: BPMN files and scanned documents
         "MAX_CONTENT_LENGTH": int(os.environ.get("MOTCUA_MAX_UPLOAD_MB", "20")) * 1024 * 1024,
         "BPMN_DIR": os.environ.get("MOTCUA_BPMN_DIR", str(ROOT / "bpmn")),
+        # where citizens reach this server (links in notifications and QR codes)
+        "PUBLIC_BASE_URL": os.environ.get("MOTCUA_PUBLIC_URL", "http://127.0.0.1:8000"),
         "WORKER_POLL_SECONDS": float(os.environ.get("MOTCUA_WORKER_POLL_SECONDS", "1.0")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

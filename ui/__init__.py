@@ -53,9 +53,9 @@ def init_app(app: Flask) -> None:
             return None  # password changed or account disabled: the old session ends
         return user
 
-    from ui import admin, auth, dossier_pages, inbox, reception, tasks
+    from ui import admin, auth, bottlenecks, dashboard, dossier_pages, feedback, inbox, public, reception, tasks
 
-    for module in (auth, inbox, tasks, dossier_pages, reception, admin):
+    for module in (auth, inbox, tasks, dossier_pages, reception, admin, public, feedback, dashboard, bottlenecks):
         app.register_blueprint(module.bp)
 
     static_dir = Path(__file__).parent / "static"

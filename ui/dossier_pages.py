@@ -367,4 +367,5 @@ def event_labels() -> dict[str, str]:
         "apology_issued": _("Phát hành thư xin lỗi"), "overdue": _("Quá hạn"),
         "overdue_warning": _("Cảnh báo sắp quá hạn"),
         "instance_completed": _("Kết thúc"), "instance_terminated": _("Dừng xử lý"),
+        "rating_follow_up": _("Xử lý phản ánh"),
     }
