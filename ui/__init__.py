@@ -71,6 +71,10 @@ def init_app(app: Flask) -> None:
     def _globals():
         return {"lang": _locale(), "current_path": request.full_path.rstrip("?")}
 
+    @app.get("/favicon.ico")
+    def favicon():
+        return "", 204, {"Cache-Control": "public, max-age=86400"}  # no icon yet; no 404 noise
+
     @app.get("/")
     def home():
         if current_user.is_authenticated:

@@ -328,3 +328,60 @@ def screenshot(page, name: str) -> None:
     if os.environ.get("MOTCUA_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / name), full_page=True, animations="disabled", caret="hide")
+
+
+# ----------------------------------------------------------------- citizens' pages and leaders' reports
+TABLET = {"width": 1280, "height": 800}
+LIBRARY = ROOT / "bpmn"
+
+
+@pytest.fixture(scope="module")
+def server_secret(gunicorn) -> str:
+    """The SECRET_KEY the module's gunicorn signs with, to compute the links the server issues (survey tokens).
+
+    `gunicorn` generates the key and keeps it to itself: it is read back from the environment of the master
+    process, a child of this pytest process bound to the server's address.
+    """
+    bind = f"127.0.0.1:{gunicorn.url.rsplit(':', 1)[1]}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid != os.getpid() or bind not in (proc / "cmdline").read_bytes().split(b"\0"):
+                continue
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        for entry in environ:
+            if entry.startswith(b"SECRET_KEY="):
+                return entry.split(b"=", 1)[1].decode()
+    pytest.fail("cannot read the SECRET_KEY of the live gunicorn server")
+
+
+@pytest.fixture
+def library(onestop):
+    """Every file of bpmn/ (the procedure library, its subprocesses and the fee table), deployed in one deployment.
+
+    The same files in the same order in every test that uses it, after the test procedure: the server's spec
+    cache, keyed by version id, stays true across the tests of a module.
+    """
+    from engine.deployments import deploy
+
+    files = [(p.name, p.read_bytes()) for p in sorted(LIBRARY.rglob("*")) if p.suffix in (".bpmn", ".dmn")]
+    with onestop() as s:
+        deploy(s, files, "browser tests")
+        s.commit()
+    return onestop
+
+
+@pytest.fixture
+def tablet(contexts):
+    """A page in a fresh touch-screen context at a tablet's size (1280x800), like the center's kiosks."""
+    context = contexts.browser.new_context(base_url=contexts.base_url, viewport=TABLET, has_touch=True,
+                                           locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh")
+    context.set_default_timeout(10_000)
+    contexts.opened.append(context)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: contexts.script_errors.append(f"{page.url}: {exc}"))
+    return page

@@ -33,7 +33,7 @@ from tests.ui.helpers import PASSWORD, csrf, post_login
 # the signed-out visitor first, the administrator (who may change the most) last
 CALLERS = ("anonymous", "tiepnhan", "chuyenvien", "lanhdao", "thietke", "congdvc", "lanhdaotrungtam", "admin")
 SIGNED_IN = (*CALLERS[1:], "giaothong")
-PUBLIC = {"home", "healthz", "auth.login", "auth.language",
+PUBLIC = {"home", "healthz", "auth.login", "auth.language", "favicon",
           # the citizens' pages: what they show is tested in tests/public (nothing personal)
           "public.lookup_page", "public.kiosk_home", "public.kiosk_lookup", "public.kiosk_procedures",
           "public.kiosk_submit", "public.kiosk_submitted", "public.survey"}
