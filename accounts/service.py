@@ -14,6 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from accounts.models import ApiToken, User
 from engine.actors import ROLES, Actor
 from engine.db import utcnow
+from engine.deployments import latest_versions
 from engine.errors import EngineError, NotFound
 from engine.models import Department, LaneMapping, ProcessVersion
 
@@ -189,13 +190,6 @@ def unmap_lane(session: Session, lane: str) -> LaneMapping:
     return mapping
 
 
-def latest_process_versions(session: Session) -> list[ProcessVersion]:
-    latest: dict[str, ProcessVersion] = {}
-    for row in session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version)):
-        latest[row.process_id] = row
-    return list(latest.values())
-
-
 def unmapped_lanes(session: Session) -> dict[str, list[ProcessVersion]]:
     """Lanes of the latest deployed versions that no department stands for, with the processes using them.
 
@@ -206,7 +200,7 @@ def unmapped_lanes(session: Session) -> dict[str, list[ProcessVersion]]:
     for dept in session.scalars(select(Department)):
         known.update(name for name in (dept.code, dept.name_vi, dept.name_en) if name)
     out: dict[str, list[ProcessVersion]] = {}
-    for version in latest_process_versions(session):
+    for version in latest_versions(session):
         for lane in dict.fromkeys(version.lanes or ()):
             if lane and lane not in known:
                 out.setdefault(lane, []).append(version)

@@ -12,19 +12,13 @@ from api.auth import current_actor, require
 from api.schemas import InstanceSchema, ProcessSchema, StartInstanceSchema
 from engine import idempotency
 from engine.actors import ROLE_ADMIN, ROLE_CLERK, ROLE_INTEGRATOR
+from engine.deployments import latest_versions
 from engine.errors import NotFound
 from engine.models import ProcessVersion
 from engine.runtime import Runtime
 from server.database import db
 
 blp = Blueprint("processes", __name__, description="Deployed processes and their versions")
-
-
-def _latest_by_process(session) -> list[ProcessVersion]:
-    latest: dict[str, ProcessVersion] = {}
-    for row in session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version)):
-        latest[row.process_id] = row
-    return list(latest.values())
 
 
 def _process_dict(pv: ProcessVersion) -> dict:
@@ -45,7 +39,7 @@ class Processes(MethodView):
     @blp.response(200, ProcessSchema(many=True))
     def get(self):
         """List deployed processes with their latest version."""
-        return [_process_dict(pv) for pv in _latest_by_process(db())]
+        return [_process_dict(pv) for pv in latest_versions(db())]
 
 
 @blp.route("/processes/<process_id>")

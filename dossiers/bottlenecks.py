@@ -192,7 +192,7 @@ def build_map(process_id: str, spec, subprocess_specs: dict) -> ProcessMap:
 
     collect(spec, lambda eid: eid, frozenset({spec.name}))
     path = _best_path(spec, specs, elements)
-    on_path = [e for e in _flatten(path) if e.user_task]
+    on_path = [e for e in flatten(path) if e.user_task]
     ordered_ids = list(dict.fromkeys(e.element_id for e in on_path))
     others = sorted((e for e in elements.values() if e.user_task and e.element_id not in ordered_ids),
                     key=lambda e: (e.process != spec.name, e.name or e.element_id))
@@ -200,12 +200,12 @@ def build_map(process_id: str, spec, subprocess_specs: dict) -> ProcessMap:
     return ProcessMap(process_id, elements, path, steps, specs)
 
 
-def _flatten(items: Iterable[Any]) -> list[Element]:
+def flatten(items: Iterable[Any]) -> list[Element]:
     out: list[Element] = []
     for item in items:
         if isinstance(item, Parallel):
             for branch in item.branches:
-                out.extend(_flatten(branch))
+                out.extend(flatten(branch))
         else:
             out.append(item)
     return out

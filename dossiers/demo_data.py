@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from dossiers import service
-from dossiers.bottlenecks import Element, Parallel, ProcessMap, process_map
+from dossiers.bottlenecks import Element, Parallel, ProcessMap, flatten, process_map
 from dossiers.models import (
     ACCEPTED,
     DONE,
@@ -182,17 +182,6 @@ def _split_at_first_step(items: list[Any]) -> tuple[list[Any], list[Any], Elemen
     return items, [], None
 
 
-def _flat(items: list[Any]) -> list[Element]:
-    out: list[Element] = []
-    for item in items:
-        if isinstance(item, Parallel):
-            for branch in item.branches:
-                out.extend(_flat(branch))
-        else:
-            out.append(item)
-    return out
-
-
 def _fee_table(version: ProcessVersion, procedure: Procedure) -> dict[str, int]:
     """The fee the shared collect_fee table charges per channel (the procedure's fee if it cannot be read)."""
     from engine.sandbox import MotcuaScriptEngine
@@ -243,7 +232,7 @@ def blueprints(session: Session) -> list[Blueprint]:
                 back = pmap.route(wait[-1].element_id, lambda e: e.user_task) if wait else None
                 if back and back[-1].element_id == first.element_id:
                     supplement = SupplementPlan(first, request + wait, back[-1])
-            steps = [e for e in _flat(after) if e.user_task]
+            steps = [e for e in flatten(after) if e.user_task]
             slow = SLOW_STEPS.get(procedure.process_id)
             if slow not in {s.element_id for s in steps}:
                 budgeted = [s for s in steps if s.budget_hours and s.candidate_groups is None]
@@ -744,7 +733,7 @@ class _Simulation:
         t = self.submitted_at
         self.event("instance_started", t, actor=DEMO_ACTOR,
                    detail={"version": plan.version.version, "business_key": self.code})
-        for element in _flat(plan.before):
+        for element in flatten(plan.before):
             if element.user_task:
                 break
             self.step(element, t)
@@ -803,7 +792,7 @@ class _Simulation:
 
     def _processing_hours(self) -> dict[str, float]:
         hours = {}
-        for element in _flat(self.plan.after):
+        for element in flatten(self.plan.after):
             if element.user_task:
                 hours[element.element_id] = self._hours(element)
             elif element.marker == "paid" or (element.message and element.kind == "IntermediateCatchEvent"):
@@ -1001,7 +990,7 @@ class _OpenDossier:
                                  applicant=applicant, received_at=self.submitted_at,
                                  attachments=_attachments(rng, procedure, f"open-{rng.random()}"), actor=submitter)
         runtime = Runtime(self.session)
-        steps = [e for e in _flat(plan.after) if e.user_task]
+        steps = [e for e in flatten(plan.after) if e.user_task]
         r = rng.random()
         supplement = r < 0.10 and plan.supplement is not None
         if supplement:

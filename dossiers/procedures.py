@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.calendar import UNITS
+from engine.deployments import latest_versions
 from engine.errors import NotFound
 from engine.models import ProcessVersion
 
@@ -87,10 +87,7 @@ def _procedure(pv: ProcessVersion) -> Procedure | None:
 
 def all_procedures(session: Session) -> list[Procedure]:
     """The latest version of every process that carries a procedure_code."""
-    latest: dict[str, ProcessVersion] = {}
-    for pv in session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version)):
-        latest[pv.process_id] = pv
-    found = [_procedure(pv) for pv in latest.values()]
+    found = [_procedure(pv) for pv in latest_versions(session)]
     return sorted((p for p in found if p is not None), key=lambda p: p.code)
 
 

@@ -54,6 +54,14 @@ def latest_version(session: Session, process_id: str) -> ProcessVersion | None:
     ).first()
 
 
+def latest_versions(session: Session) -> list[ProcessVersion]:
+    """The newest version of every deployed process."""
+    latest: dict[str, ProcessVersion] = {}
+    for row in session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version)):
+        latest[row.process_id] = row
+    return list(latest.values())
+
+
 def _resolver(session: Session):
     """Find already-deployed files for processes and decisions the upload calls."""
 

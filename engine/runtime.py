@@ -29,6 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import calendar_days, deadlines, forms, hooks
 from engine.actors import Actor
 from engine.db import utcnow
+from engine.deployments import latest_versions
 from engine.errors import Conflict, FormInvalid, InvalidState, NotFound
 from engine.messages import MotcuaMessageEventDefinition
 from engine.models import (
@@ -264,7 +265,7 @@ class Runtime:
         if reached:
             return reached
         starters = [
-            pv for pv in self._latest_versions() if name in (pv.start_messages or [])
+            pv for pv in latest_versions(self.session) if name in (pv.start_messages or [])
         ]
         for pv in starters:
             instance, workflow, step = self._create(pv.process_id, business_key, correlation, actor, pv.version)
@@ -356,13 +357,6 @@ class Runtime:
         return instance
 
     # ---------------------------------------------------------------- internals
-    def _latest_versions(self) -> list[ProcessVersion]:
-        rows = self.session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version))
-        latest: dict[str, ProcessVersion] = {}
-        for row in rows:
-            latest[row.process_id] = row
-        return list(latest.values())
-
     def _create(self, process_id, business_key, data, actor, version, instance_id=None):
         if version is None:
             pv = self.latest_version(process_id)

@@ -173,7 +173,7 @@ def test_the_map_of_a_library_procedure(people, sessions):
     assert pmap.step("appraise_design").budget_hours == 24 and pmap.step("receive_dossier").budget_hours == 4
     assert pmap.step("land_use_opinion").lane == "Sở Tài nguyên và Môi trường"
     # the happy path: accepted, the result issued, the fee asked and paid, the result returned
-    markers = [e.marker for e in bottlenecks._flatten(pmap.path) if e.marker]
+    markers = [e.marker for e in bottlenecks.flatten(pmap.path) if e.marker]
     assert markers == ["accept", "result_issued", "payment_requested", "paid", "result_returned"]
     assert [e.element_id for e in pmap.route("receive_dossier", lambda e: e.marker == "refuse")] == [
         "reception_gateway", "reception_refused"]
