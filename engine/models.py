@@ -153,6 +153,7 @@ class HumanTask(Base):
         Index("ix_human_tasks_state_dept_due", "state", "department", "due_at"),
         Index("ix_human_tasks_state_assignee", "state", "assignee"),
         Index("ix_human_tasks_completed_by", "completed_by", "completed_at"),
+        Index("ix_human_tasks_process_element", "process_id", "element_id", "completed_at"),  # bottlenecks
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the SpiffWorkflow task id
