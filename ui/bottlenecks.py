@@ -113,21 +113,24 @@ def index():
     return render_template("ui/bottlenecks.html", procedures=bottlenecks.procedures(db()))
 
 
+def _analyses(session, process_id: str, q):
+    """One version's figures, or two side by side; 404 for an unknown version."""
+    try:
+        if q.comparing:
+            comparison = bottlenecks.compare(session, process_id, q.version, q.compare, q.start, q.end)
+            return comparison, [comparison.a, comparison.b]
+        return None, [bottlenecks.analyse(session, process_id, q.version, q.start, q.end)]
+    except NotFound:
+        abort(404)
+
+
 @bp.get("/<process_id>")
 @roles_required(*ROLES)
 def show(process_id: str):
     versions = _versions_or_404(process_id)
     q = _query([v.version for v in versions])
     session = db()
-    try:
-        if q.comparing:
-            comparison = bottlenecks.compare(session, process_id, q.version, q.compare, q.start, q.end)
-            views = [comparison.a, comparison.b]
-        else:
-            comparison = None
-            views = [bottlenecks.analyse(session, process_id, q.version, q.start, q.end)]
-    except NotFound:
-        abort(404)
+    comparison, views = _analyses(session, process_id, q)
     departments = {d.code: d.name_vi for d in session.scalars(select(Department))}
     page = render_template(
         "ui/bottlenecks_show.html", process_id=process_id, name=views[0].name, versions=versions, q=q,
@@ -148,15 +151,7 @@ def data(process_id: str):
     if q.errors:
         return jsonify({"errors": q.errors}), 422
     session = db()
-    try:
-        if q.comparing:
-            comparison = bottlenecks.compare(session, process_id, q.version, q.compare, q.start, q.end)
-            analyses = [comparison.a, comparison.b]
-        else:
-            comparison = None
-            analyses = [bottlenecks.analyse(session, process_id, q.version, q.start, q.end)]
-    except NotFound:
-        abort(404)
+    comparison, analyses = _analyses(session, process_id, q)
     views = []
     for analysis in analyses:
         version = session.get(ProcessVersion, analysis.diagram_version_id)
