@@ -92,8 +92,16 @@ def deploy(
     deployed_by: str | None,
     note: str | None = None,
     source: str = "api",
+    *,
+    force: frozenset[str] = frozenset(),
+    base_versions: dict[str, int] | None = None,
+    rollback_of: dict[str, int] | None = None,
 ) -> DeployResult:
-    """Validate and store; raises DeploymentInvalid with every problem. Caller commits."""
+    """Validate and store; raises DeploymentInvalid with every problem. Caller commits.
+
+    ``force``: process ids that get a new version even when the content equals the latest (a rollback);
+    ``base_versions`` / ``rollback_of``: recorded on the new versions (designer studio, engine.versions).
+    """
     result = validate_files(files, _resolver(session))
     if not result.ok:
         raise DeploymentInvalid(result.problems)
@@ -119,7 +127,11 @@ def deploy(
 
     out = DeployResult(deployment_id=None)
     for parsed in result.processes:
-        out.processes.append(_store_version(session, parsed, file_row, deployment))
+        out.processes.append(_store_version(
+            session, parsed, file_row, deployment, force=parsed.process_id in force,
+            base_version=(base_versions or {}).get(parsed.process_id),
+            rollback_of=(rollback_of or {}).get(parsed.process_id),
+        ))
     for src in result.sources:
         if src.kind != "dmn":
             continue
@@ -145,10 +157,13 @@ def _content_hash(parsed: ParsedProcess) -> str:
     return sha256("\n".join(parts).encode())
 
 
-def _store_version(session: Session, parsed: ParsedProcess, file_row, deployment) -> DeployedProcess:
+def _store_version(
+    session: Session, parsed: ParsedProcess, file_row, deployment, *, force: bool = False,
+    base_version: int | None = None, rollback_of: int | None = None,
+) -> DeployedProcess:
     digest = _content_hash(parsed)
     latest = latest_version(session, parsed.process_id)
-    if latest is not None and latest.content_hash == digest:
+    if latest is not None and latest.content_hash == digest and not force:
         return DeployedProcess(parsed.process_id, latest.name, latest.version, latest.id, changed=False)
     number = (
         session.scalar(select(func.max(ProcessVersion.version)).where(ProcessVersion.process_id == parsed.process_id))
@@ -163,6 +178,8 @@ def _store_version(session: Session, parsed: ParsedProcess, file_row, deployment
         start_messages=parsed.start_messages,
         lanes=parsed.lanes,
         spec_json=serialize_specs(parsed.spec, parsed.subprocess_specs),
+        base_version=base_version,
+        rollback_of=rollback_of,
     )
     row.file = file_row(parsed.source)
     row.deployment = deployment

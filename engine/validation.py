@@ -20,6 +20,8 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
@@ -47,12 +49,15 @@ class Problem:
     line: int | None
     element: str | None
     message: str
+    severity: str = "error"  # "warning": shown to the designer, does not block a deploy (engine.lint)
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line or 0}: {self.element or '-'}: {self.message}"
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.file}:{self.line or 0}: {self.element or '-'}: {prefix}{self.message}"
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "line": self.line, "element": self.element, "message": self.message}
+        return {"file": self.file, "line": self.line, "element": self.element, "message": self.message,
+                "severity": self.severity}
 
 
 @dataclass
@@ -250,7 +255,8 @@ def _dmn_files(parser, spec, by_file) -> list[SourceFile]:
         if isinstance(ts, BusinessRuleTaskMixin):
             table_id = ts.dmnEngine.decision_table.id
             for dmn_parser in parser.dmn_parsers.values():
-                tables = [t.id for t in dmn_parser.decision.decisionTables]
+                # a DMN parser that was never parsed (another file's table) has no decision yet
+                tables = [t.id for t in dmn_parser.decision.decisionTables] if dmn_parser.decision else []
                 if table_id in tables and dmn_parser.filename in by_file:
                     out.append(by_file[dmn_parser.filename])
     return out
@@ -339,7 +345,24 @@ def check_spec(spec, source: SourceFile) -> list[Problem]:
             problems.extend(_check_decision_table(ts.dmnEngine.decision_table, element_id, source))
         if isinstance(ts, SubWorkflowTask) and not ts.spec:
             add(element_id, None, "call activity has no calledElement")
+        if isinstance(ts, ParallelGateway | InclusiveGateway) and len(ts.inputs) > 1 and _on_a_cycle(ts):
+            add(element_id, None, "a joining gateway inside a loop: SpiffWorkflow counts the branches of an earlier "
+                "round as arrived and goes on too early; move the parallel part into a subprocess "
+                "(embedded or called: each round then gets fresh joins) or end the loop before the split")
     return problems
+
+
+def _on_a_cycle(task_spec) -> bool:
+    """Whether the flow from ``task_spec`` can come back to it (boundary events included)."""
+    seen, stack = set(), list(task_spec.outputs)
+    while stack:
+        spec = stack.pop()
+        if spec is task_spec:
+            return True
+        if id(spec) not in seen:
+            seen.add(id(spec))
+            stack.extend(spec.outputs)
+    return False
 
 
 def _check_timer(definition, element_id, source) -> list[Problem]:

@@ -154,3 +154,19 @@ def test_form_definition_problems_are_reported():
 """
     [line] = lines([("f.bpmn", process(body))])
     assert line.startswith("f.bpmn:5: u: form field 'x':"), line
+
+
+def test_a_parallel_join_inside_a_loop_is_refused():
+    """SpiffWorkflow 3.2 counts an earlier round's branch as arrived at such a join (checked in
+    memory: a round went on with one branch still open), so the diagram cannot be deployed."""
+    problems = validate_files([("loop.bpmn", fixture_bytes("parallel_join_in_loop.bpmn"))]).problems
+    assert [(p.line, p.element) for p in problems] == [(15, "join")]
+    assert "joining gateway inside a loop" in problems[0].message
+
+
+def test_a_parallel_split_and_join_outside_loops_is_valid():
+    """The construction permit's parallel opinion, and the studio's opinion step, are not in a loop."""
+    files = [("city_construction_permit.bpmn", fixture_bytes("city_construction_permit.bpmn")),
+             ("ward_birth_registration_opinion.bpmn", fixture_bytes("ward_birth_registration_opinion.bpmn"))]
+    for name, content in files:
+        assert not [p for p in validate_files([(name, content)]).problems if "inside a loop" in p.message]
