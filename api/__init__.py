@@ -7,19 +7,42 @@ from pathlib import Path
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 
-from api import calendar, deployments, dossiers, errors, indicators, instances, messages, processes, tasks
+import integrations
+from api import (
+    auth,
+    calendar,
+    deployments,
+    designer,
+    dossiers,
+    errors,
+    indicators,
+    instances,
+    messages,
+    pagination,
+    payments,
+    processes,
+    tasks,
+    tokens,
+    webhooks,
+)
 from server.extensions import csrf
 
 
 def init_app(app: Flask) -> Api:
+    errors.bound_int_paths(app)  # before any route: huge ids answer 404, not a database overflow
     api = Api(app, spec_kwargs={
         "info": {"description": "Deploy BPMN procedures, run dossiers, complete tasks, send messages."},
     })
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for module in (deployments, processes, instances, tasks, messages, dossiers, calendar, indicators):
+    errors.document_problems(api.spec)  # problem+json error responses on every operation
+    for module in (deployments, processes, instances, tasks, messages, dossiers, calendar, indicators, webhooks,
+                   payments, designer, tokens):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
         csrf.exempt(module.blp)  # bearer tokens, not cookies: no cross-site request forgery
     errors.init_app(app)
+    auth.init_app(app)  # per-token rate-limit headers
+    pagination.init_app(app)  # Link headers of list pages
+    integrations.init_app(app)  # outbox events follow every step; payment and portal settings
     _serve_swagger_assets(app)
     return api
 

@@ -7,19 +7,21 @@ from datetime import datetime, time, timedelta
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import exists, or_, select
 
 from api.auth import current_actor, require
+from api.contract import ETAG_HEADER, accepts_if_match, check_if_match, content_etag, idempotent
 from api.errors import ApiProblem
-from api.pagination import paginate
+from api.pagination import LINK_HEADER, order_clauses, paginate, paginate_list
 from api.schemas import (
+    DOSSIER_SORTS,
     ApologySchema,
     DossierPageSchema,
     DossierQuerySchema,
     DossierSchema,
     IssueApologySchema,
-    ProcedureSchema,
+    ProcedurePageSchema,
+    ProcedureQuerySchema,
     RegisterQuerySchema,
     SlipQuerySchema,
     SubmitDossierSchema,
@@ -29,15 +31,17 @@ from api.schemas import (
 from dossiers import lateness, service, slips
 from dossiers.models import CLOCK_STATUSES, Dossier
 from dossiers.procedures import all_procedures
-from engine import idempotency
-from engine.access import instance_visibility
+from engine.access import task_visibility
 from engine.actors import ROLE_ADMIN, ROLE_CENTER_LEADER, ROLE_CLERK, ROLE_INTEGRATOR, ROLE_LEADER, Actor
 from engine.calendar import VN_TZ
 from engine.db import utcnow
 from engine.errors import NotFound
+from engine.models import HumanTask, Instance
 from server.database import db
 
 blp = Blueprint("dossiers", __name__, description="One-stop dossiers (hồ sơ)")
+SORT_COLUMNS = {name: getattr(Dossier, name) for name in DOSSIER_SORTS if name != "appointment_date"}
+SORT_COLUMNS["appointment_date"] = Dossier.appointment_at
 SECURITY = [{"bearerAuth": []}]
 DESK_ROLES = {ROLE_ADMIN, ROLE_INTEGRATOR, ROLE_CLERK}
 DOCUMENT_CONTENT = {
@@ -55,8 +59,18 @@ def dossier_visibility(actor: Actor):
         Dossier.desk.in_(groups),
         Dossier.responsible_department.in_(groups),
         Dossier.current_department.in_(groups),
-        Dossier.id.in_(select(Dossier.id).join(Dossier.instance).where(instance_visibility(actor))),
+        # correlated to this dossier's own instance and tasks (index probes), not a list of every visible task
+        exists(select(Instance.id).where(Instance.id == Dossier.id, Instance.started_by == actor.username)),
+        exists(select(HumanTask.id).where(HumanTask.instance_id == Dossier.id, task_visibility(actor))),
     )
+
+
+def dossier_etag(dossier: Dossier) -> str:
+    """The dossier's version: its content without the fields that move with the clock alone."""
+    data = DossierSchema().dump(dossier)
+    for moving in ("due_state", "remaining_working_hours"):
+        data.pop(moving, None)
+    return content_etag(data)
 
 
 def visible_dossier(code: str) -> Dossier:
@@ -70,10 +84,19 @@ def visible_dossier(code: str) -> Dossier:
 class Procedures(MethodView):
     @require("read")
     @blp.doc(security=SECURITY)
-    @blp.response(200, ProcedureSchema(many=True))
-    def get(self):
-        """Administrative procedures offered (from the metadata of the deployed diagrams)."""
-        return [p.to_dict() for p in all_procedures(db())]
+    @blp.arguments(ProcedureQuerySchema, location="query")
+    @blp.response(200, ProcedurePageSchema, headers=LINK_HEADER)
+    def get(self, args: dict):
+        """Administrative procedures offered (from the metadata of the deployed diagrams).
+
+        Code, names, department, processing time, fee, the process that runs it, whether it can be
+        submitted online, and the documents to bring; filter by ``department`` or ``online``."""
+        items = [p.to_dict() for p in all_procedures(db())]
+        if args.get("department"):
+            items = [p for p in items if p.get("department") == args["department"]]
+        if args.get("online") is not None:
+            items = [p for p in items if bool(p.get("online")) is args["online"]]
+        return paginate_list(items, args["page"], args["page_size"], args["sort"])
 
 
 @blp.route("/dossiers")
@@ -81,10 +104,14 @@ class Dossiers(MethodView):
     @require("read")
     @blp.doc(security=SECURITY)
     @blp.arguments(DossierQuerySchema, location="query")
-    @blp.response(200, DossierPageSchema)
+    @blp.response(200, DossierPageSchema, headers=LINK_HEADER)
     def get(self, args: dict):
-        """Dossiers, newest first; filter by national status, procedure, department, overdue; search."""
-        query = select(Dossier).where(dossier_visibility(current_actor())).order_by(Dossier.submitted_at.desc())
+        """Dossiers the caller may see, newest first by default.
+
+        Filter by national ``status_code``, ``procedure_code``, current ``department``, ``overdue``;
+        ``q`` searches the tracking code or the applicant's name (prefix)."""
+        query = select(Dossier).where(dossier_visibility(current_actor()))
+        query = query.order_by(*order_clauses(args["sort"], SORT_COLUMNS, Dossier.id))
         if args.get("status_code"):
             query = query.where(Dossier.status_code == args["status_code"])
         if args.get("procedure_code"):
@@ -97,24 +124,23 @@ class Dossiers(MethodView):
             query = query.where(or_(Dossier.appointment_at.is_(None), Dossier.appointment_at >= utcnow()))
         if args.get("q"):
             term = args["q"].strip()
-            query = query.where(or_(Dossier.code == term, Dossier.applicant_name.ilike(f"{_like(term)}%", escape="\\")))
+            if db().scalar(select(Dossier.id).where(Dossier.code == term)) is not None:
+                query = query.where(Dossier.code == term)  # a tracking code: its unique index answers alone
+            else:
+                query = query.where(Dossier.applicant_name.ilike(f"{_like(term)}%", escape="\\"))
         return paginate(db(), query, args["page"], args["page_size"])
 
     @require("start", roles=DESK_ROLES)
-    @blp.doc(security=SECURITY, parameters=[{
-        "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"},
-        "description": "retrying with the same key returns the dossier created the first time"}])
-    @blp.arguments(SubmitDossierSchema)
-    @blp.response(201, DossierSchema)
+    @idempotent("dossiers")
+    @blp.doc(security=SECURITY)
+    @blp.arguments(SubmitDossierSchema, example=SubmitDossierSchema.EXAMPLE)
+    @blp.response(201, DossierSchema, headers=ETAG_HEADER)
     def post(self, body: dict):
-        """Submit a dossier: tracking code issued, the procedure's process started (status 1)."""
+        """Submit a dossier: tracking code issued, the procedure's process started (status 1).
+
+        The appointment date is computed on the working-day calendar. Send an ``Idempotency-Key``
+        (the portal's own request id) so a retry never registers the dossier twice."""
         session = db()
-        actor = current_actor()
-        key = request.headers.get("Idempotency-Key")
-        if key:
-            existing = idempotency.lookup(session, actor.username, "dossiers", key, body)
-            if existing:
-                return session.get(Dossier, existing)
         dossier = service.submit(
             session,
             procedure_code=body["procedure_code"],
@@ -123,66 +149,73 @@ class Dossiers(MethodView):
             data=body.get("data"),
             received_at=body.get("received_at"),
             attachments=body.get("attachments"),
-            actor=actor,
+            actor=current_actor(),
         )
-        if key:
-            idempotency.remember(session, actor.username, "dossiers", key, body, dossier.id)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            existing = idempotency.lookup(session, actor.username, "dossiers", key, body) if key else None
-            if existing:
-                return session.get(Dossier, existing)
-            raise
-        return dossier
+        session.commit()
+        return dossier, {"ETag": dossier_etag(dossier)}
 
 
 @blp.route("/dossiers/<code>")
 class DossierDetail(MethodView):
     @require("read")
     @blp.doc(security=SECURITY)
-    @blp.response(200, DossierSchema)
+    @blp.response(200, DossierSchema, headers=ETAG_HEADER)
     def get(self, code: str):
-        """One dossier by tracking code."""
-        return visible_dossier(code)
+        """One dossier by tracking code.
+
+        404 as well for a dossier the caller may not see. The ETag changes whenever the dossier
+        does (not with the passing time): send it as ``If-Match`` on supplement and withdraw."""
+        dossier = visible_dossier(code)
+        return dossier, {"ETag": dossier_etag(dossier)}
 
 
 @blp.route("/dossiers/<code>/supplement", methods=["POST"])
 @require("messages", roles=DESK_ROLES)
+@idempotent("supplements")
+@accepts_if_match
 @blp.doc(security=SECURITY)
-@blp.arguments(SupplementSchema)
-@blp.response(200, DossierSchema)
+@blp.arguments(SupplementSchema, example=SupplementSchema.EXAMPLE)
+@blp.response(200, DossierSchema, headers=ETAG_HEADER)
 def supplement(body: dict, code: str):
-    """The citizen's supplement arrived: the process continues and the clock resumes."""
+    """The citizen's supplement arrived: the process continues and the clock resumes.
+
+    409 when no supplement was requested. ``Idempotency-Key`` makes a retry safe; ``If-Match``
+    refuses (412) a supplement to a dossier that changed since it was read."""
     session = db()
-    visible_dossier(code)
+    check_if_match(dossier_etag(visible_dossier(code)), "the dossier")
     dossier = service.supplement(session, code, body, current_actor())
     session.commit()
-    return dossier
+    return dossier, {"ETag": dossier_etag(dossier)}
 
 
 @blp.route("/dossiers/<code>/withdraw", methods=["POST"])
 @require("start", roles=DESK_ROLES)
+@accepts_if_match
 @blp.doc(security=SECURITY)
-@blp.arguments(WithdrawSchema)
-@blp.response(200, DossierSchema)
+@blp.arguments(WithdrawSchema, example=WithdrawSchema.EXAMPLE)
+@blp.response(200, DossierSchema, headers=ETAG_HEADER)
 def withdraw(body: dict, code: str):
-    """The citizen withdraws the dossier (status 7); open tasks are cancelled."""
+    """The citizen withdraws the dossier (status 7); open tasks are cancelled.
+
+    409 when the dossier is already finished; 412 when ``If-Match`` is stale."""
     session = db()
-    visible_dossier(code)
+    check_if_match(dossier_etag(visible_dossier(code)), "the dossier")
     dossier = service.withdraw(session, code, body.get("reason"), current_actor())
     session.commit()
-    return dossier
+    return dossier, {"ETag": dossier_etag(dossier)}
 
 
 @blp.route("/dossiers/<code>/apologies", methods=["POST"])
 @require("complete")
+@idempotent("apologies")
 @blp.doc(security=SECURITY)
-@blp.arguments(IssueApologySchema)
+@blp.arguments(IssueApologySchema, example=IssueApologySchema.EXAMPLE)
 @blp.response(201, ApologySchema)
 def issue_apology(body: dict, code: str):
-    """Issue the apology letter (Form 04) with a new appointment date; the citizen is notified."""
+    """Issue the apology letter (Form 04) with a new appointment date; the citizen is notified.
+
+    Only the department handling the dossier (or the center's leaders) may issue it; the new
+    appointment must be later than the current one."""
     session = db()
     dossier = visible_dossier(code)
     actor = current_actor()
@@ -201,7 +234,10 @@ def issue_apology(body: dict, code: str):
 @blp.doc(security=SECURITY, responses={"200": {"description": "the slip", "content": DOCUMENT_CONTENT}})
 @blp.arguments(SlipQuerySchema, location="query")
 def slip(args: dict, code: str, kind: str):
-    """receipt (01), supplement (02), refusal (03), apology (04), control-sheet (05): HTML, or PDF with format=pdf."""
+    """A slip of the dossier: receipt (01), supplement (02), refusal (03), apology (04), control-sheet (05).
+
+    HTML, or PDF with ``format=pdf``; 409 when the dossier has no such slip yet (e.g. no receipt before
+    acceptance), 404 for an unknown kind."""
     rendered = slips.render_slip(db(), visible_dossier(code), kind, request.host_url)
     return _output(rendered, args["format"])
 
@@ -211,7 +247,9 @@ def slip(args: dict, code: str, kind: str):
 @blp.doc(security=SECURITY, responses={"200": {"description": "the register", "content": DOCUMENT_CONTENT}})
 @blp.arguments(RegisterQuerySchema, location="query")
 def register(args: dict):
-    """The dossier register (Form 06) of dossiers received from ``from`` to ``to`` (inclusive dates)."""
+    """The dossier register (Form 06) of dossiers received from ``from`` to ``to`` (inclusive dates).
+
+    At most one year; HTML, or PDF with ``format=pdf``; optionally one ``department``."""
     if args["to"] < args["from_"]:
         raise ApiProblem(422, "'to' is before 'from'", errors={"to": "must not be before from"})
     if (args["to"] - args["from_"]).days > 366:

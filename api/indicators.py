@@ -39,11 +39,12 @@ class PointsSchema(Schema):
 
 
 class IndicatorsSchema(Schema):
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
-    received = fields.Integer()
-    resolved = fields.Integer()
-    on_time_rate = fields.Float(allow_none=True, metadata={"description": "percent; null: nothing to judge"})
+    from_ = fields.Date(data_key="from", metadata={"example": "2026-11-01"})
+    to = fields.Date(metadata={"example": "2026-11-30"})
+    received = fields.Integer(metadata={"example": 1240})
+    resolved = fields.Integer(metadata={"example": 1175})
+    on_time_rate = fields.Float(allow_none=True, metadata={"description": "percent; null: nothing to judge",
+                                                           "example": 96.4})
     avg_processing_days = fields.Float(allow_none=True, metadata={"description": "working days"})
     overdue_open = fields.Integer()
     online_rate = fields.Float(allow_none=True)

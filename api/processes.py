@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from api.auth import current_actor, require
-from api.schemas import InstanceSchema, ProcessSchema, StartInstanceSchema
-from engine import idempotency
+from api.contract import idempotent
+from api.pagination import LINK_HEADER, paginate_list
+from api.schemas import InstanceSchema, ProcessPageSchema, ProcessQuerySchema, ProcessSchema, StartInstanceSchema
 from engine.actors import ROLE_ADMIN, ROLE_CLERK, ROLE_INTEGRATOR
 from engine.deployments import latest_versions
 from engine.errors import NotFound
@@ -36,10 +35,14 @@ def _process_dict(pv: ProcessVersion) -> dict:
 class Processes(MethodView):
     @require("read")
     @blp.doc(security=[{"bearerAuth": []}])
-    @blp.response(200, ProcessSchema(many=True))
-    def get(self):
-        """List deployed processes with their latest version."""
-        return [_process_dict(pv) for pv in latest_versions(db())]
+    @blp.arguments(ProcessQuerySchema, location="query")
+    @blp.response(200, ProcessPageSchema, headers=LINK_HEADER)
+    def get(self, args: dict):
+        """Deployed processes with their latest version.
+
+        One item per process id; ``GET /processes/{process_id}`` has every version and the BPMN XML."""
+        items = [_process_dict(pv) for pv in latest_versions(db())]
+        return paginate_list(items, args["page"], args["page_size"], args["sort"])
 
 
 @blp.route("/processes/<process_id>")
@@ -48,7 +51,9 @@ class ProcessDetail(MethodView):
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.response(200, ProcessSchema)
     def get(self, process_id: str):
-        """A process: every version (newest first) and the BPMN XML of the latest."""
+        """A process: every version (newest first) and the BPMN XML of the latest.
+
+        404 when no version of ``process_id`` is deployed."""
         versions = list(
             db().scalars(
                 select(ProcessVersion)
@@ -67,41 +72,19 @@ class ProcessDetail(MethodView):
 @blp.route("/processes/<process_id>/instances")
 class StartInstance(MethodView):
     @require("start", roles={ROLE_ADMIN, ROLE_INTEGRATOR, ROLE_CLERK})
-    @blp.doc(
-        security=[{"bearerAuth": []}],
-        parameters=[{
-            "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"},
-            "description": "retrying with the same key returns the instance created the first time",
-        }],
-    )
-    @blp.arguments(StartInstanceSchema)
+    @idempotent("start")
+    @blp.doc(security=[{"bearerAuth": []}])
+    @blp.arguments(StartInstanceSchema, example=StartInstanceSchema.EXAMPLE)
     @blp.response(201, InstanceSchema)
     def post(self, body: dict, process_id: str):
-        """Start an instance of the latest (or a given) version."""
+        """Start an instance of the latest (or a given) version.
+
+        The process runs until its first wait (a user task, a timer, a message); the answer is the
+        instance at that point. Send an ``Idempotency-Key`` so a retry never starts a second one."""
         session = db()
-        actor = current_actor()
-        runtime = Runtime(session)
-        key = request.headers.get("Idempotency-Key")
-        scope = f"start:{process_id}"
-        fingerprint = {"process_id": process_id, **body}
-        if key:
-            existing = idempotency.lookup(session, actor.username, scope, key, fingerprint)
-            if existing:
-                return runtime.get_instance(existing)
-        instance = runtime.start(
-            process_id, business_key=body.get("business_key"), data=body.get("data"), actor=actor,
+        instance = Runtime(session).start(
+            process_id, business_key=body.get("business_key"), data=body.get("data"), actor=current_actor(),
             version=body.get("version"),
         )
-        if key:
-            idempotency.remember(session, actor.username, scope, key, fingerprint, instance.id)
-        try:
-            session.commit()
-        except IntegrityError:
-            # a concurrent request with the same key won: answer with its instance
-            session.rollback()
-            if key:
-                existing = idempotency.lookup(session, actor.username, scope, key, fingerprint)
-                if existing:
-                    return runtime.get_instance(existing)
-            raise
+        session.commit()
         return instance

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
 
+from accounts.service import SCOPES
+from api.pagination import PageArgs, sort_field
 from engine.models import INSTANCE_STATUSES
 
 
@@ -21,7 +23,7 @@ class ValidationProblemSchema(ProblemSchema):
 
 
 class DeployedProcessSchema(Schema):
-    process_id = fields.String()
+    process_id = fields.String(metadata={"example": "ward_birth_registration"})
     name = fields.String(allow_none=True)
     version = fields.Integer()
     version_id = fields.Integer()
@@ -35,7 +37,7 @@ class DeploymentResultSchema(Schema):
 
 
 class ProcessVersionSchema(Schema):
-    version = fields.Integer()
+    version = fields.Integer(metadata={"example": 2})
     id = fields.Integer()
     name = fields.String(allow_none=True)
     content_hash = fields.String()
@@ -48,9 +50,9 @@ class ProcessVersionSchema(Schema):
 
 
 class ProcessSchema(Schema):
-    process_id = fields.String()
-    name = fields.String(allow_none=True)
-    latest_version = fields.Integer()
+    process_id = fields.String(metadata={"example": "ward_birth_registration"})
+    name = fields.String(allow_none=True, metadata={"example": "Đăng ký khai sinh"})
+    latest_version = fields.Integer(metadata={"example": 2})
     properties = fields.Dict()
     lanes = fields.List(fields.String())
     start_messages = fields.List(fields.String())
@@ -77,16 +79,16 @@ class FormFieldSchema(Schema):
 
 
 class TaskSchema(Schema):
-    id = fields.String()
-    instance_id = fields.String()
-    process_id = fields.String()
-    element_id = fields.String(metadata={"description": "the BPMN element id"})
-    name = fields.String(allow_none=True)
-    lane = fields.String(allow_none=True)
-    state = fields.String()
+    id = fields.String(metadata={"example": "0d9a3c8e-2b7f-4c51-8f3e-6a1b2c3d4e5f"})
+    instance_id = fields.String(metadata={"example": "6f1c2b9e-8d6a-4a43-9a8e-2f1f4f7c9b10"})
+    process_id = fields.String(metadata={"example": "sample_dossier"})
+    element_id = fields.String(metadata={"description": "the BPMN element id", "example": "review"})
+    name = fields.String(allow_none=True, metadata={"example": "Thẩm định hồ sơ"})
+    lane = fields.String(allow_none=True, metadata={"example": "SXD"})
+    state = fields.String(metadata={"example": "ready"})
     candidate_groups = fields.List(fields.String())
     candidate_users = fields.List(fields.String())
-    assignee = fields.String(allow_none=True)
+    assignee = fields.String(allow_none=True, metadata={"example": "chuyenvien"})
     form = fields.List(fields.Nested(FormFieldSchema))
     draft = fields.Dict(allow_none=True)
     created_at = fields.DateTime()
@@ -111,23 +113,24 @@ class EventSchema(Schema):
 
 
 class InstanceSchema(Schema):
-    id = fields.String()
-    process_id = fields.String()
-    version = fields.Integer(attribute="version.version")
-    status = fields.String(validate=validate.OneOf(INSTANCE_STATUSES))
-    business_key = fields.String(allow_none=True)
-    data = fields.Dict()
+    id = fields.String(metadata={"example": "6f1c2b9e-8d6a-4a43-9a8e-2f1f4f7c9b10"})
+    process_id = fields.String(metadata={"example": "sample_dossier"})
+    version = fields.Integer(attribute="version.version", metadata={"example": 3})
+    status = fields.String(validate=validate.OneOf(INSTANCE_STATUSES), metadata={"example": "waiting"})
+    business_key = fields.String(allow_none=True, metadata={"example": "HS-2026-0001"})
+    data = fields.Dict(metadata={"example": {"applicant_name": "Nguyễn Văn A", "fee": 0}})
     error = fields.Dict(allow_none=True)
     started_by = fields.String(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     finished_at = fields.DateTime(allow_none=True)
-    lock_version = fields.Integer(metadata={"description": "changes with every stored step"})
+    lock_version = fields.Integer(metadata={"description": "changes with every stored step (the ETag)", "example": 4})
 
 
 class InstanceDetailSchema(InstanceSchema):
     tasks = fields.List(fields.Nested(TaskSchema), metadata={"description": "open user tasks"})
-    events = fields.List(fields.Nested(EventSchema), metadata={"description": "the event log, oldest first"})
+    events = fields.List(fields.Nested(EventSchema), metadata={"description": "the event log, oldest first "
+                                                                          "(after a step: the latest 20)"})
 
 
 class PageSchema(Schema):
@@ -144,40 +147,68 @@ class TaskPageSchema(PageSchema):
     items = fields.List(fields.Nested(TaskSchema))
 
 
-class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+class ProcessPageSchema(PageSchema):
+    items = fields.List(fields.Nested(ProcessSchema))
+
+
+INSTANCE_SORTS = ("created_at", "updated_at", "finished_at", "status", "process_id", "business_key")
+TASK_SORTS = ("due_at", "created_at", "completed_at", "name", "lane", "process_id")
+DOSSIER_SORTS = ("submitted_at", "received_at", "appointment_date", "code", "status_code", "procedure_code")
+PROCESS_SORTS = ("process_id", "name", "latest_version")
+PROCEDURE_SORTS = ("code", "name", "department", "process_id")
 
 
 class InstanceQuerySchema(PageArgs):
-    process_id = fields.String()
-    status = fields.String(validate=validate.OneOf(INSTANCE_STATUSES))
-    business_key = fields.String()
+    process_id = fields.String(validate=validate.Length(max=255), metadata={"example": "sample_dossier"})
+    status = fields.String(validate=validate.OneOf(INSTANCE_STATUSES), metadata={"example": "waiting"})
+    business_key = fields.String(validate=validate.Length(max=255), metadata={"example": "HS-2026-0001"})
+    sort = sort_field(INSTANCE_SORTS, "-created_at")
 
 
 class TaskQuerySchema(PageArgs):
-    instance_id = fields.UUID()
-    state = fields.String(load_default="ready", validate=validate.OneOf(["ready", "completed", "cancelled", "all"]))
-    lane = fields.String()
-    assignee = fields.String()
-    process_id = fields.String()
+    instance_id = fields.UUID(metadata={"example": "6f1c2b9e-8d6a-4a43-9a8e-2f1f4f7c9b10"})
+    state = fields.String(load_default="ready", validate=validate.OneOf(["ready", "completed", "cancelled", "all"]),
+                          metadata={"example": "ready"})
+    lane = fields.String(validate=validate.Length(max=255), metadata={"example": "SXD"})
+    assignee = fields.String(validate=validate.Length(max=100), metadata={"example": "chuyenvien"})
+    process_id = fields.String(validate=validate.Length(max=255), metadata={"example": "sample_dossier"})
+    sort = sort_field(TASK_SORTS, "due_at")
+
+
+class ProcessQuerySchema(PageArgs):
+    sort = sort_field(PROCESS_SORTS, "process_id")
+
+
+class ProcedureQuerySchema(PageArgs):
+    department = fields.String(validate=validate.Length(max=50), metadata={"example": "SXD"})
+    online = fields.Boolean(metadata={"description": "only procedures that can (or cannot) be submitted online"})
+    sort = sort_field(PROCEDURE_SORTS, "code")
 
 
 class StartInstanceSchema(Schema):
+    EXAMPLE = {"business_key": "HS-2026-0001", "data": {"applicant_name": "Nguyễn Văn A", "fee": 0}}
+
     business_key = fields.String(allow_none=True, validate=validate.Length(max=255))
     data = fields.Dict(keys=fields.String(), load_default=dict)
     version = fields.Integer(allow_none=True, metadata={"description": "a specific version; default latest"})
 
 
 class CompleteTaskSchema(Schema):
+    EXAMPLE = {"data": {"review_outcome": "ok", "note": "Hồ sơ đầy đủ"}}
+
     data = fields.Dict(keys=fields.String(), load_default=dict)
 
 
 class ClaimSchema(Schema):
+    EXAMPLE = {"assignee": "chuyenvien"}
+
     assignee = fields.String(allow_none=True, metadata={"description": "give the task to this user (leaders)"})
 
 
 class MessageSchema(Schema):
+    EXAMPLE = {"name": "payment_confirmed", "business_key": "HS-2026-0001",
+               "payload": {"amount": 500000, "transaction_id": "VNPAY-20261124-0042"}}
+
     name = fields.String(required=True, validate=validate.Length(min=1, max=255))
     business_key = fields.String(allow_none=True)
     correlation = fields.Dict(keys=fields.String(), allow_none=True)
@@ -185,15 +216,21 @@ class MessageSchema(Schema):
 
 
 class MessageResultSchema(Schema):
-    name = fields.String()
+    name = fields.String(metadata={"example": "payment_confirmed"})
     instances = fields.List(fields.Nested(InstanceSchema))
+    buffered = fields.Boolean(metadata={"description": "true (HTTP 202): nobody waits yet; kept until expires_at"})
+    expires_at = fields.DateTime(metadata={"description": "when a buffered message is dropped if still unclaimed"})
 
 
 class TerminateSchema(Schema):
+    EXAMPLE = {"reason": "hồ sơ nộp trùng"}
+
     reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
 class DataUpdateSchema(Schema):
+    EXAMPLE = {"data": {"fee": 150000}}
+
     data = fields.Dict(keys=fields.String(), required=True)
 
     @validates_schema
@@ -245,6 +282,11 @@ class AttachmentSchema(Schema):
 
 
 class SubmitDossierSchema(Schema):
+    EXAMPLE = {"procedure_code": "1.001193", "channel": "online",
+               "applicant": {"kind": "person", "name": "Nguyễn Văn A", "id_number": "001203004567",
+                             "phone": "0912345678", "email": "a.nguyen@example.vn", "address": "12 Hàng Bài, Hà Nội"},
+               "data": {"child_name": "Nguyễn Văn B"}, "attachments": [{"name": "to_khai.pdf"}]}
+
     procedure_code = fields.String(required=True, validate=validate.Length(min=1, max=50))
     channel = fields.String(required=True, validate=validate.OneOf(["online", "in_person", "postal"]))
     applicant = fields.Nested(ApplicantSchema, required=True)
@@ -255,8 +297,8 @@ class SubmitDossierSchema(Schema):
 
 
 class ApologySchema(Schema):
-    id = fields.Integer()
-    state = fields.String()
+    id = fields.Integer(metadata={"example": 12})
+    state = fields.String(metadata={"example": "issued"})
     department = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
     previous_appointment_at = fields.DateTime(allow_none=True)
@@ -323,24 +365,37 @@ class DossierPageSchema(PageSchema):
     items = fields.List(fields.Nested(DossierSchema))
 
 
+class ProcedurePageSchema(PageSchema):
+    items = fields.List(fields.Nested(ProcedureSchema))
+
+
 class DossierQuerySchema(PageArgs):
-    status_code = fields.Integer(validate=validate.Range(min=1, max=10))
-    procedure_code = fields.String()
-    department = fields.String()
-    overdue = fields.Boolean()
-    q = fields.String(metadata={"description": "tracking code or applicant name (prefix)"})
+    status_code = fields.Integer(validate=validate.Range(min=1, max=10), metadata={"example": 4})
+    procedure_code = fields.String(validate=validate.Length(max=50), metadata={"example": "1.001193"})
+    department = fields.String(validate=validate.Length(max=50), metadata={
+        "description": "the department that has the dossier now", "example": "SXD"})
+    overdue = fields.Boolean(metadata={"example": False})
+    q = fields.String(validate=validate.Length(max=255), metadata={
+        "description": "tracking code or applicant name (prefix)", "example": "Nguyễn"})
+    sort = sort_field(DOSSIER_SORTS, "-submitted_at")
 
 
 class SupplementSchema(Schema):
+    EXAMPLE = {"documents": [{"name": "ban_sao_cccd.pdf"}], "note": "bổ sung bản sao CCCD"}
+
     documents = fields.List(fields.Nested(AttachmentSchema), load_default=list)
     note = fields.String(allow_none=True, validate=validate.Length(max=5000))
 
 
 class WithdrawSchema(Schema):
+    EXAMPLE = {"reason": "công dân xin rút hồ sơ"}
+
     reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
 class IssueApologySchema(Schema):
+    EXAMPLE = {"new_appointment_at": "2026-12-02T16:00:00+07:00", "reason": "cần xác minh thêm tại địa phương"}
+
     new_appointment_at = fields.AwareDateTime(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=3, max=5000))
 
@@ -356,7 +411,77 @@ class RegisterQuerySchema(SlipQuerySchema):
 
 
 class CalendarDaySchema(Schema):
-    day = fields.Date(required=True)
-    working = fields.Boolean(required=True, metadata={"description": "true: make-up working day; false: day off"})
+    EXAMPLE = {"day": "2026-12-31", "working": False, "note": "nghỉ theo quyết định"}
+
+    day = fields.Date(required=True, metadata={"example": "2026-12-31"})
+    working = fields.Boolean(required=True, metadata={"description": "true: make-up working day; false: day off",
+                                                      "example": False})
     note = fields.String(allow_none=True, validate=validate.Length(max=500))
     updated_by = fields.String(dump_only=True)
+
+
+class CalendarDayPageSchema(PageSchema):
+    items = fields.List(fields.Nested(CalendarDaySchema))
+
+
+class CalendarQuerySchema(PageArgs):
+    sort = sort_field(("day",), "day")
+
+
+# ------------------------------------------------------------------ API tokens
+TOKEN_SORTS = ("created_at", "last_used_at", "name")
+RATE_LIMIT_PATTERN = r"^\d{1,7}\s*(/|per)\s*(second|minute|hour|day)$"
+
+
+class TokenSchema(Schema):
+    id = fields.Integer(metadata={"example": 7})
+    name = fields.String(metadata={"example": "national portal sync"})
+    owner = fields.String(attribute="user.username", metadata={"example": "congdvc"})
+    prefix = fields.String(metadata={"description": "the first characters, to recognise a token",
+                                     "example": "mc_Q3v9kT"})
+    scopes = fields.List(fields.String(), metadata={"example": ["read", "start", "messages"]})
+    rate_limit = fields.String(metadata={"description": "requests allowed per window", "example": "600/minute"})
+    created_at = fields.DateTime(metadata={"example": "2026-11-23T08:15:00+00:00"})
+    last_used_at = fields.DateTime(allow_none=True, metadata={
+        "description": "updated at most once a minute", "example": "2026-11-24T02:01:00+00:00"})
+    revoked_at = fields.DateTime(allow_none=True, metadata={"example": None})
+
+    @post_dump(pass_original=True)
+    def _default_limit(self, data: dict, original, **kwargs) -> dict:
+        from flask import current_app
+
+        if not data.get("rate_limit"):
+            data["rate_limit"] = current_app.config.get("API_RATE_LIMIT", "600/minute")
+        return data
+
+
+class NewTokenSchema(TokenSchema):
+    token = fields.String(metadata={"description": "the secret: shown this once, stored only as a hash",
+                                    "example": "mc_Q3v9kTz2m0b6cH1yVq8hY3QeD7pX1fJ2a9uWlRkS0nE"})
+
+
+class TokenPageSchema(PageSchema):
+    items = fields.List(fields.Nested(TokenSchema))
+
+
+class TokenQuerySchema(PageArgs):
+    all = fields.Boolean(load_default=False, metadata={
+        "description": "administrators: everyone's tokens, not only mine", "example": False})
+    owner = fields.String(validate=validate.Length(max=100), metadata={
+        "description": "administrators: the tokens of this user", "example": "congdvc"})
+    revoked = fields.Boolean(metadata={"description": "only revoked (true) or only active (false) tokens"})
+    sort = sort_field(TOKEN_SORTS, "-created_at")
+
+
+class CreateTokenSchema(Schema):
+    EXAMPLE = {"name": "national portal sync", "scopes": ["read", "start", "messages"]}
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255),
+                         metadata={"example": "national portal sync"})
+    scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)),
+                         validate=validate.Length(min=1, max=len(SCOPES)),
+                         metadata={"description": "default: every scope the caller's own token has",
+                                   "example": ["read", "start", "messages"]})
+    rate_limit = fields.String(validate=validate.Regexp(RATE_LIMIT_PATTERN, error="must look like '600/minute'"),
+                               metadata={"description": "administrators only; default from MOTCUA_API_RATE_LIMIT",
+                                         "example": "600/minute"})

@@ -62,3 +62,63 @@ class MotcuaMessageEventDefinition(MessageEventDefinition):
 
 class MotcuaMessageEventDefinitionConverter(MessageEventDefinitionConverter):
     pass
+
+
+# ------------------------------------------------------------------ buffered messages
+# How long a message nobody waits for yet is kept (MESSAGE_BUFFER_SECONDS; 0 turns buffering off).
+BUFFER_SECONDS = 24 * 3600
+
+
+def buffer_message(session, name: str, *, business_key: str | None, correlation: dict | None, payload,
+                   sent_by: str | None, now):
+    """Keep a message that arrived early; the runtime hands it over when an instance starts waiting."""
+    from datetime import timedelta
+
+    from engine.models import BufferedMessage
+
+    row = BufferedMessage(name=name, business_key=business_key, correlation=correlation or None, payload=payload,
+                          sent_by=sent_by, created_at=now, expires_at=now + timedelta(seconds=BUFFER_SECONDS))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def take_buffered(session, name: str, business_key: str | None, data: dict, now):
+    """The oldest unexpired buffered message for an instance now waiting for ``name`` (removed), or None."""
+    from sqlalchemy import or_, select
+
+    from engine.models import BufferedMessage
+
+    query = (select(BufferedMessage)
+             .where(BufferedMessage.name == name, BufferedMessage.expires_at > now)
+             .where(or_(BufferedMessage.business_key.is_(None), BufferedMessage.business_key == business_key))
+             .order_by(BufferedMessage.id))
+    for row in session.scalars(query):
+        if row.business_key is None and not row.correlation:
+            continue  # a message must say which instance it is for
+        if all((data or {}).get(k) == v for k, v in (row.correlation or {}).items()):
+            session.delete(row)
+            return row
+    return None
+
+
+def purge_expired(session, now) -> int:
+    """Drop buffered messages whose time ran out; returns how many."""
+    from sqlalchemy import delete
+
+    from engine.models import BufferedMessage
+
+    result = session.execute(delete(BufferedMessage).where(BufferedMessage.expires_at <= now))
+    return result.rowcount or 0
+
+
+def known_message(session, name: str) -> bool:
+    """Some deployed BPMN file declares this message (so a typo is a 404, not a message kept for a day)."""
+    from sqlalchemy import or_, select
+
+    from engine.models import DeploymentFile
+
+    quoted = [f'name="{name}"', f"name='{name}'"]
+    return session.scalar(select(DeploymentFile.id).where(
+        DeploymentFile.kind == "bpmn", or_(*(DeploymentFile.content.contains(q, autoescape=True) for q in quoted))
+    ).limit(1)) is not None

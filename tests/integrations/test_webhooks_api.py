@@ -1,0 +1,77 @@
+"""The webhook API: who may subscribe, see deliveries, redeliver; validation answers name the field."""
+
+from __future__ import annotations
+
+from tests.conftest import auth
+from tests.integrations.conftest import submit
+
+HOOK = {"url": "http://127.0.0.1:9/hooks", "event_types": ["dossier.submitted", "dossier.accepted"],
+        "procedure_codes": ["9.999001"], "description": "Cổng DVC tỉnh"}
+
+
+def test_subscriptions_crud_and_visibility(onestop, client, people):
+    r = client.post("/api/v1/webhooks", json=HOOK, headers=auth(people["congdvc"]))
+    assert r.status_code == 201, r.json
+    created = r.json
+    assert created["secret"].startswith("whsec_") and created["owner"] == "congdvc" and created["active"] is True
+    sub_id = created["id"]
+    r = client.get(f"/api/v1/webhooks/{sub_id}", headers=auth(people["congdvc"]))
+    assert r.status_code == 200 and "secret" not in r.json  # shown once
+    assert client.get("/api/v1/webhooks", headers=auth(people["congdvc"])).json["total"] == 1
+    assert client.get("/api/v1/webhooks", headers=auth(people["admin"])).json["total"] == 1
+    # a clerk may not; another integrator's subscription is not found for... nobody but its owner and admins
+    assert client.post("/api/v1/webhooks", json=HOOK, headers=auth(people["tiepnhan"])).status_code == 403
+    assert client.get(f"/api/v1/webhooks/{sub_id}", headers=auth(people["tiepnhan"])).status_code == 403
+    admin_hook = client.post("/api/v1/webhooks", json=HOOK, headers=auth(people["admin"])).json
+    assert client.get(f"/api/v1/webhooks/{admin_hook['id']}", headers=auth(people["congdvc"])).status_code == 404
+    assert client.get("/api/v1/webhooks", headers=auth(people["congdvc"])).json["total"] == 1
+
+    r = client.post("/api/v1/webhooks", json={**HOOK, "event_types": ["dossier.nope"]},
+                    headers=auth(people["admin"]))
+    assert r.status_code == 422 and "event_types" in r.json["errors"]
+    r = client.post("/api/v1/webhooks", json={**HOOK, "url": "ftp://x"}, headers=auth(people["admin"]))
+    assert r.status_code == 422 and "url" in r.json["errors"]
+    r = client.patch(f"/api/v1/webhooks/{sub_id}", json={"active": False, "event_types": ["*"]},
+                     headers=auth(people["congdvc"]))
+    assert r.status_code == 200 and r.json["active"] is False and r.json["event_types"] == ["*"]
+    r = client.patch(f"/api/v1/webhooks/{sub_id}", json={"url": "nope"}, headers=auth(people["congdvc"]))
+    assert r.status_code == 422
+    assert client.delete(f"/api/v1/webhooks/{sub_id}", headers=auth(people["congdvc"])).status_code == 204
+    assert client.get(f"/api/v1/webhooks/{sub_id}", headers=auth(people["congdvc"])).status_code == 404
+
+
+def test_delivery_log_event_and_redeliver(onestop, client, people):
+    sub = client.post("/api/v1/webhooks", json=HOOK, headers=auth(people["congdvc"])).json
+    with onestop() as s:
+        d = submit(s)
+    page = client.get("/api/v1/deliveries?status=pending", headers=auth(people["congdvc"])).json
+    assert page["total"] == 1
+    [item] = page["items"]
+    assert item["event_type"] == "dossier.submitted" and item["dossier_code"] == d.code
+    assert item["subscription_id"] == sub["id"] and item["attempts"] == 0
+    assert client.get("/api/v1/deliveries?status=delivered", headers=auth(people["congdvc"])).json["total"] == 0
+    assert client.get("/api/v1/deliveries?status=bogus", headers=auth(people["congdvc"])).status_code == 422
+    assert client.get("/api/v1/deliveries", headers=auth(people["chuyenvien"])).status_code == 403
+    detail = client.get(f"/api/v1/deliveries/{item['id']}", headers=auth(people["congdvc"])).json
+    assert detail["body"]["id"] == item["event_id"] and detail["attempt_log"] == []
+    event = client.get(f"/api/v1/events/{item['event_id']}", headers=auth(people["congdvc"]))
+    assert event.status_code == 200 and event.json["payload"]["dossier"]["code"] == d.code
+    assert [x["id"] for x in event.json["deliveries"]] == [item["id"]]
+    assert client.get("/api/v1/events/not-an-event", headers=auth(people["congdvc"])).status_code == 404
+    r = client.post(f"/api/v1/deliveries/{item['id']}/redeliver", headers=auth(people["congdvc"]))
+    assert r.status_code == 200 and r.json["status"] == "pending"
+    assert client.post("/api/v1/deliveries/987654/redeliver", headers=auth(people["admin"])).status_code == 404
+
+
+def test_subscription_changes_over_the_api_are_audited_without_the_secret(onestop, client, people, sessions):
+    from accounts.audit import recent
+
+    created = client.post("/api/v1/webhooks", json=HOOK, headers=auth(people["congdvc"])).json
+    sub_id = created["id"]
+    client.patch(f"/api/v1/webhooks/{sub_id}", json={"active": False}, headers=auth(people["congdvc"]))
+    assert client.delete(f"/api/v1/webhooks/{sub_id}", headers=auth(people["admin"])).status_code == 204
+    with sessions() as s:
+        rows = [r for r in recent(s) if r.target == f"webhook:{sub_id}"]
+    assert sorted((r.action, r.actor) for r in rows) == [
+        ("webhook.create", "congdvc"), ("webhook.delete", "admin"), ("webhook.update", "congdvc")]
+    assert all(created["secret"] not in repr(r.details) for r in rows)
