@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: run test install lint clean-db
+.PHONY: run test install lint clean-db bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt scripts/system-deps.sh
 	scripts/system-deps.sh
@@ -34,3 +34,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+## Benchmarks at full size on PostgreSQL (bench/README.md); the 1M-dossier fill is kept for the next run.
+bench: install
+	bench/run_all.sh

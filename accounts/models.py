@@ -55,5 +55,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # requests per window for this token ("600/minute"); None: the server default
+    rate_limit: Mapped[str | None] = mapped_column(String(50))
 
     user: Mapped[User] = relationship(lazy="joined")

@@ -8,7 +8,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from accounts.models import ApiToken, User
@@ -87,24 +87,49 @@ def check_password(user: User, password: str) -> bool:
     return bool(user.password_hash) and user.is_active and check_password_hash(user.password_hash, password)
 
 
-def create_token(session: Session, user: User, name: str, scopes: list[str] | None = None) -> str:
+def create_token(session: Session, user: User, name: str, scopes: list[str] | None = None,
+                 rate_limit: str | None = None) -> str:
     """Create a token and return it in clear text: the only time it is visible."""
-    scopes = list(scopes) if scopes else list(SCOPES)
+    return issue_token(session, user, name, scopes, rate_limit)[1]
+
+
+def issue_token(session: Session, user: User, name: str, scopes: list[str] | None = None,
+                rate_limit: str | None = None) -> tuple[ApiToken, str]:
+    """Create a token: the stored row (hash only) and the clear text, to show once."""
+    scopes = list(dict.fromkeys(scopes)) if scopes else list(SCOPES)
     unknown = set(scopes) - set(SCOPES)
     if unknown:
         raise EngineError(f"unknown scope(s): {', '.join(sorted(unknown))}; known: {', '.join(SCOPES)}")
+    if rate_limit is not None:
+        rate_limit = normalize_rate_limit(rate_limit)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(
-        ApiToken(user_id=user.id, name=name, prefix=token[:10], token_hash=hash_token(token), scopes=scopes)
-    )
+    row = ApiToken(user_id=user.id, user=user, name=name, prefix=token[:10], token_hash=hash_token(token),
+                   scopes=scopes, rate_limit=rate_limit)
+    session.add(row)
     session.flush()
-    return token
+    return row, token
+
+
+RATE_LIMIT = re.compile(r"^\s*(\d{1,7})\s*(?:/|per)\s*(second|minute|hour|day)s?\s*$")
+
+
+def normalize_rate_limit(text: str) -> str:
+    """'600 per minute' / '600/minute' → '600/minute'; anything else is an error naming the form."""
+    match = RATE_LIMIT.match(text or "")
+    if not match or int(match.group(1)) < 1:
+        raise EngineError(f"rate limit {text!r} is not like '600/minute' (per second, minute, hour or day)")
+    return f"{int(match.group(1))}/{match.group(2)}"
 
 
 def authenticate_token(session: Session, token: str) -> ApiToken | None:
+    """The token's row, or None if unknown or revoked. last_used_at moves at most once a minute,
+    so a burst of requests is one write, not one per request (the caller commits if dirty)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    # token, user and departments in one round trip (User.departments alone would be a second SELECT)
+    query = (select(ApiToken).where(ApiToken.token_hash == hash_token(token))
+             .options(joinedload(ApiToken.user).joinedload(User.departments)))
+    row = session.scalars(query).unique().first()
     if row is None or row.revoked_at is not None or not row.user.is_active:
         return None
     now = utcnow()
@@ -113,11 +138,26 @@ def authenticate_token(session: Session, token: str) -> ApiToken | None:
     return row
 
 
-def revoke_token(session: Session, token_id: int) -> None:
+def tokens_query(owner: User | None = None, revoked: bool | None = None):
+    """Tokens, optionally of one owner, active (revoked=False) or revoked (True) only."""
+    query = select(ApiToken)
+    if owner is not None:
+        query = query.where(ApiToken.user_id == owner.id)
+    if revoked is True:
+        query = query.where(ApiToken.revoked_at.is_not(None))
+    elif revoked is False:
+        query = query.where(ApiToken.revoked_at.is_(None))
+    return query
+
+
+def revoke_token(session: Session, token_id: int, owner: User | None = None) -> ApiToken:
+    """Revoke a token (of ``owner`` when given: someone else's answers NotFound). Revoking twice is harmless."""
     row = session.get(ApiToken, token_id)
-    if row is None:
+    if row is None or (owner is not None and row.user_id != owner.id):
         raise NotFound(f"token {token_id} not found")
-    row.revoked_at = utcnow()
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
 
 
 # ------------------------------------------------------------------ administration

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from dossiers import service
 from dossiers.bottlenecks import Element, Parallel, ProcessMap, flatten, process_map
+from dossiers.indicators import summarise_inserted
 from dossiers.models import (
     ACCEPTED,
     DONE,
@@ -65,6 +66,7 @@ from dossiers.models import (
 )
 from dossiers.procedures import Procedure, all_procedures
 from engine import calendar_days, deadlines, forms
+from engine.access import insert_task_candidates
 from engine.actors import Actor
 from engine.calendar import VN_TZ, parse_budget
 from engine.db import utcnow
@@ -515,10 +517,14 @@ class _Generator:
     def _flush(self) -> None:
         order = (("instances", Instance), ("dossiers", Dossier), ("human_tasks", HumanTask),
                  ("event_log", EventLogEntry), ("ratings", Rating))
+        written = {}
         for key, model in order:
-            rows = self.rows.pop(key, [])
+            rows = written[key] = self.rows.pop(key, [])
             for start in range(0, len(rows), BATCH):
                 self.session.execute(insert(model.__table__), rows[start:start + BATCH])
+        # written past the ORM's flush listeners: the inbox's candidate table and the 766 summary follow here
+        insert_task_candidates(self.session, written["human_tasks"])
+        summarise_inserted(self.session, [row["id"] for row in written["dossiers"]])
         self.write_sequences()
         self.session.commit()
 

@@ -134,3 +134,6 @@ def issue_apology(session: Session, dossier: Dossier, new_appointment_at: dateti
 
 def _log(session: Session, dossier: Dossier, kind: str, at: datetime, detail: dict, actor: str | None = None) -> None:
     session.add(EventLogEntry(instance_id=dossier.id, kind=kind, at=at, actor=actor, detail=detail))
+    from integrations.events import dossier_event  # integrators hear of it in the same transaction
+
+    dossier_event(session, dossier, kind, detail, at)

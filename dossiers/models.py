@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import Base, BigIntPK, JSONText, UTCDateTime, utcnow
@@ -178,3 +178,43 @@ class Rating(Base):
     @property
     def negative(self) -> bool:
         return self.score <= 2 or self.complaint
+
+
+class IndicatorDay(Base):
+    """The 766 figures' daily summary (issue 8): per Vietnam day, responsible department ('' for none) and
+    procedure, what the *settled* dossiers (finished, received no later than finished) add to each count on that
+    day: received on their reception day, resolved/judged on their finishing day, paid on their payment day.
+    Kept exact by dossiers.indicators' flush listeners; open dossiers are always counted live."""
+
+    __tablename__ = "indicator_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    department: Mapped[str] = mapped_column(String(50), primary_key=True)
+    procedure_code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    received_online: Mapped[int] = mapped_column(Integer, default=0)
+    received_in_person: Mapped[int] = mapped_column(Integer, default=0)
+    received_postal: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, default=0)
+    digitized: Mapped[int] = mapped_column(Integer, default=0)
+    e_result: Mapped[int] = mapped_column(Integer, default=0)
+    negative_rating: Mapped[int] = mapped_column(Integer, default=0)
+    timed: Mapped[int] = mapped_column(Integer, default=0)
+    judged: Mapped[int] = mapped_column(Integer, default=0)
+    on_time: Mapped[int] = mapped_column(Integer, default=0)
+    late: Mapped[int] = mapped_column(Integer, default=0)
+    paid: Mapped[int] = mapped_column(Integer, default=0)
+    paid_online: Mapped[int] = mapped_column(Integer, default=0)
+    paused_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    hours: Mapped[float] = mapped_column(Float, default=0.0)  # Σ working hours received → finished (resolved)
+
+
+class IndicatorMeta(Base):
+    """State of the summary: 'unbuilt' (the dossiers were there before the summary and the backfill did not run:
+    count from scratch) and 'calendar', the working calendar its hours were computed with (a different calendar
+    now: hours counted from scratch until rebuilt)."""
+
+    __tablename__ = "indicator_meta"
+
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -139,9 +139,22 @@ def get_dossier(session: Session, code: str) -> Dossier:
 
 
 # ----------------------------------------------------------- reacting to the diagram
+_NOT_LOOKED_UP = object()
+
+
+def step_dossier(session: Session, instance, step) -> Dossier | None:
+    """The step's dossier, looked up once for all step listeners: the session's identity map does not
+    remember that an instance has none, so each listener's ``session.get`` would SELECT again."""
+    found = getattr(step, "dossier", _NOT_LOOKED_UP)
+    if found is _NOT_LOOKED_UP:
+        found = session.get(Dossier, instance.id)
+        step.dossier = found
+    return found
+
+
 def on_step(session: Session, instance, step) -> None:
     """Runtime listener: apply dossier markers and follow the work between departments."""
-    dossier = session.get(Dossier, instance.id)
+    dossier = step_dossier(session, instance, step)
     if dossier is None:
         return
     now = step.runtime.clock()
@@ -243,8 +256,11 @@ def withdraw(session: Session, code: str, reason: str | None, actor: Actor) -> D
     Runtime(session).terminate(dossier.id, actor, reason=reason or "withdrawn by the citizen")
     session.add(EventLogEntry(instance_id=dossier.id, kind="dossier_status", actor=actor.username,
                               detail={"from": dossier.status_code, "to": WITHDRAWN, "action": "withdraw"}))
-    dossier.status_code = WITHDRAWN
+    previous, dossier.status_code = dossier.status_code, WITHDRAWN
     dossier.status_changed_at = dossier.finished_at = utcnow()
+    from integrations.events import dossier_event  # integrators hear of it in the same transaction
+
+    dossier_event(session, dossier, "dossier_status", {"from": previous, "to": WITHDRAWN, "action": "withdraw"})
     return dossier
 
 

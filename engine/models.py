@@ -9,8 +9,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    event,
+    inspect,
+    text,
+)
+from sqlalchemy.orm import Mapped, Session, deferred, mapped_column, relationship
 
 from engine.db import Base, BigIntPK, JSONText, UTCDateTime, utcnow
 
@@ -93,6 +106,11 @@ class ProcessVersion(Base):
     lanes: Mapped[list[str]] = mapped_column(JSONText, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     spec_json: Mapped[str] = deferred(mapped_column(Text))
+    # designer studio (engine.versions): the version an edit started from, the version a rollback
+    # re-deployed, and when `flask bpmn export` wrote this version to bpmn/ (disk vs browser rule)
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    rollback_of: Mapped[int | None] = mapped_column(Integer)
+    exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     file: Mapped[DeploymentFile] = relationship()
     deployment: Mapped[Deployment] = relationship()
@@ -223,7 +241,10 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(255))
     resource_id: Mapped[str] = mapped_column(String(64))
     request_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # the first answer, replayed to a retry with the same key (None while the first request runs)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
 
 
 class CalendarDay(Base):
@@ -236,3 +257,69 @@ class CalendarDay(Base):
     note: Mapped[str | None] = mapped_column(String(500))
     updated_by: Mapped[str | None] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BufferedMessage(Base):
+    """A message that arrived before any instance waited for it: delivered when one starts waiting, until expiry."""
+
+    __tablename__ = "buffered_messages"
+    __table_args__ = (Index("ix_buffered_messages_name_key", "name", "business_key"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    business_key: Mapped[str | None] = mapped_column(String(255))
+    correlation: Mapped[dict[str, Any] | None] = mapped_column(JSONText)
+    payload: Mapped[Any] = mapped_column(JSONText)
+    sent_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class TaskCandidate(Base):
+    """Who a task is offered to, one row per candidate group or user, so the inbox finds offered tasks through
+    an index instead of reading every task's JSON (issue 8). Groups equal to the task's department are left
+    out: the department column already makes the task visible to them. Kept in step with HumanTask by
+    ``_keep_task_candidates`` below (any code path that adds or edits a task)."""
+
+    __tablename__ = "task_candidates"
+    __table_args__ = (Index("ix_task_candidates_kind_value", "kind", "value", "task_id"),)
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # group | user
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+def task_candidate_rows(task_id: str, department: str | None, groups, users) -> list[dict[str, str]]:
+    """The task_candidates rows of one task (also used by the migration's backfill and the scale fill)."""
+    rows = {("group", str(g)) for g in groups or () if g and str(g) != department}
+    rows |= {("user", str(u)) for u in users or () if u}
+    return [{"task_id": task_id, "kind": kind, "value": value} for kind, value in sorted(rows)]
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_task_candidates(session: Session, _context, _instances) -> None:
+    for obj in session.new:
+        if isinstance(obj, HumanTask):
+            for row in task_candidate_rows(obj.id, obj.department, obj.candidate_groups, obj.candidate_users):
+                session.add(TaskCandidate(**row))
+    for obj in session.dirty:
+        if isinstance(obj, HumanTask) and obj.id and _candidates_changed(obj):
+            session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == obj.id))
+            for row in task_candidate_rows(obj.id, obj.department, obj.candidate_groups, obj.candidate_users):
+                session.add(TaskCandidate(**row))
+
+
+def _candidates_changed(task: HumanTask) -> bool:
+    state = inspect(task)
+    return any(state.attrs[name].history.has_changes() for name in ("candidate_groups", "candidate_users",
+                                                                      "department"))
+
+
+# open tasks nobody has claimed, in inbox order: the department tab reads its first page off this index
+# and stops after a page (PostgreSQL sorts NULL due dates last, as the inbox does)
+_OPEN_UNCLAIMED = "state = 'ready' AND assignee IS NULL"
+Index("ix_human_tasks_open_queue", HumanTask.due_at, HumanTask.created_at, HumanTask.id, HumanTask.department,
+      postgresql_where=text(_OPEN_UNCLAIMED), sqlite_where=text(_OPEN_UNCLAIMED))
+# every open task by department and assignee: the inbox tab counts read this index alone
+Index("ix_human_tasks_open_dept", HumanTask.department, HumanTask.assignee, HumanTask.created_at, HumanTask.id,
+      postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'"))

@@ -23,10 +23,11 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 
-from engine import calendar_days, deadlines, forms, hooks
+from engine import calendar_days, deadlines, forms, hooks, messages
 from engine.actors import Actor
 from engine.db import utcnow
 from engine.deployments import latest_versions
@@ -96,16 +97,36 @@ class Runtime:
         self.script_engine = MotcuaScriptEngine()
         calendar_days.refresh_if_stale(session)
         self._departments: dict[str | None, str | None] = {}
+        # strong references: the session's identity map is weak, so an instance read for a check
+        # (If-Match) and dropped would be SELECTed again by the step that follows
+        self._held: dict[str, Instance] = {}
+        self._open_after_step: dict[str, list[HumanTask]] = {}
 
     # ------------------------------------------------------------------ queries
-    def get_instance(self, instance_id: str) -> Instance:
-        instance = self.session.get(Instance, str(instance_id)) if _is_uuid(instance_id) else None
+    def get_instance(self, instance_id: str, with_state: bool = False) -> Instance:
+        """``with_state``: a step follows, so read the serialized state in the same query."""
+        options = [joinedload(Instance.state)] if with_state else None
+        instance = self.session.get(Instance, str(instance_id), options=options) if _is_uuid(instance_id) else None
         if instance is None:
             raise NotFound(f"instance {instance_id} not found")
+        self._held[instance.id] = instance
         return instance
 
-    def get_task(self, task_id: str) -> HumanTask:
-        task = self.session.get(HumanTask, str(task_id)) if _is_uuid(task_id) else None
+    def get_task(self, task_id: str, with_instance: bool = False) -> HumanTask:
+        """``with_instance``: the task is about to be completed, so read it together with its instance
+        and the instance's state in one query (the step then finds both in the session)."""
+        if not _is_uuid(task_id):
+            raise NotFound(f"task {task_id} not found")
+        if with_instance and self.session.identity_map.get(identity_key(HumanTask, str(task_id))) is None:
+            found = self.session.execute(
+                select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id)
+                .options(joinedload(Instance.state)).where(HumanTask.id == str(task_id))
+            ).first()
+            if found is None:
+                raise NotFound(f"task {task_id} not found")
+            self._held[found[1].id] = found[1]
+            return found[0]
+        task = self.session.get(HumanTask, str(task_id))
         if task is None:
             raise NotFound(f"task {task_id} not found")
         return task
@@ -128,6 +149,11 @@ class Runtime:
                 .order_by(HumanTask.created_at)
             )
         )
+
+    def open_tasks_after_step(self, instance_id: str) -> list[HumanTask]:
+        """The open tasks as the last step of this runtime left them (no SELECT), else from the database."""
+        rows = self._open_after_step.get(str(instance_id))
+        return list(rows) if rows is not None else self.open_tasks(instance_id)
 
     def events(self, instance_id: str) -> list[EventLogEntry]:
         return list(
@@ -157,7 +183,7 @@ class Runtime:
         return instance
 
     def complete_task(self, task_id: str, data: dict[str, Any] | None, actor: Actor) -> Instance:
-        row = self.get_task(task_id)
+        row = self.get_task(task_id, with_instance=True)
         if row.state != TASK_READY:
             raise Conflict(f"task {task_id} is already {row.state}", task_state=row.state)
         instance = self._load_for_update(row.instance_id)
@@ -169,6 +195,12 @@ class Runtime:
         if errors:
             raise FormInvalid(errors)
         step = _Step(self, instance, actor)
+        # Every persisted step writes the open task rows and the waits from the state it stores, so the
+        # state just read tells what the database holds: when this task is the only open one and nothing
+        # waits, the step need not SELECT them again (the lock_version check still catches a lost race).
+        if [str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)] == [row.id]:
+            step.known_open = {row.id: row}
+        step.no_wait_rows = not _has_waiting_events(workflow)
         task.set_data(**clean)
         task.run()
         row.state = TASK_COMPLETED
@@ -204,6 +236,13 @@ class Runtime:
             # claiming for oneself does not take a task away from a colleague; reassigning does
             raise Conflict(f"task {task_id} is already claimed by {row.assignee}", assignee=row.assignee)
         instance = self._load_for_update(row.instance_id)
+        # Re-read the task after the instance (PostgreSQL, READ COMMITTED): a claim committed before our
+        # instance read is seen here; one committed after it makes our version check fail (409).
+        self.session.refresh(row)
+        if row.state != TASK_READY:
+            raise Conflict(f"task {task_id} is already {row.state}")
+        if assignee is None and row.assignee not in (None, actor.username):
+            raise Conflict(f"task {task_id} is already claimed by {row.assignee}", assignee=row.assignee)
         previous = row.assignee
         row.assignee = target
         row.claimed_at = self.clock()
@@ -233,8 +272,13 @@ class Runtime:
         correlation: dict[str, Any] | None = None,
         payload: Any = None,
         actor: Actor | None = None,
+        buffer: bool = False,
     ) -> list[Instance]:
-        """Deliver a message to the instances waiting for it, or start one by message."""
+        """Deliver a message to the instances waiting for it, or start one by message.
+
+        ``buffer``: when nobody waits and nothing starts, keep the message (engine.messages) for the
+        instance that will wait for it, and return no instance instead of raising NotFound.
+        """
         query = (
             select(Instance)
             .join(Wait, Wait.instance_id == Instance.id)
@@ -275,6 +319,11 @@ class Runtime:
             self._advance(instance, workflow, step)
             self._persist(instance, workflow, step)
             reached.append(instance)
+        if (not reached and buffer and messages.BUFFER_SECONDS > 0 and (business_key is not None or correlation)
+                and messages.known_message(self.session, name)):
+            messages.buffer_message(self.session, name, business_key=business_key, correlation=correlation,
+                                    payload=payload, sent_by=actor.username if actor else None, now=self.clock())
+            return []
         if not reached:
             raise NotFound(f"no instance is waiting for message {name!r}"
                            + (f" with business key {business_key!r}" if business_key else ""))
@@ -352,6 +401,8 @@ class Runtime:
             return None
         workflow = self._restore(instance)
         step = _Step(self, instance, None)
+        if not workflow.get_tasks(state=TaskState.READY, manual=True):
+            step.known_open = {}  # no open task in the stored state, so no open task rows (see complete_task)
         self._advance(instance, workflow, step)
         self._persist(instance, workflow, step)
         return instance
@@ -388,6 +439,7 @@ class Runtime:
         self.session.add(instance)
         self.session.flush()  # rows that reference the instance are written after it
         step = _Step(self, instance, actor)
+        step.known_open, step.no_wait_rows = {}, True  # a new instance has no task rows and no waits yet
         step.log_instance("instance_started", detail={"version": pv.version, "business_key": business_key})
         return instance, workflow, step
 
@@ -395,7 +447,7 @@ class Runtime:
         return self.session.scalar(select(ProcessVersion.spec_json).where(ProcessVersion.id == version_id))
 
     def _load_for_update(self, instance_id: str, allow_suspended: bool = False) -> Instance:
-        instance = self.get_instance(instance_id)
+        instance = self.get_instance(instance_id, with_state=True)
         if instance.status == SUSPENDED and not allow_suspended:
             raise InvalidState("the instance is suspended; resume it first")
         if instance.status in FINISHED_STATUSES and not allow_suspended:
@@ -425,6 +477,28 @@ class Runtime:
         with self.session.no_autoflush:
             self._write_step(instance, workflow, step, status)
         self._flush()
+        self._deliver_buffered(instance, workflow, step)
+
+    def _deliver_buffered(self, instance: Instance, workflow: BpmnWorkflow, step: _Step) -> None:
+        """A message that arrived before this instance waited for it is delivered now, as the next step."""
+        if instance.status != WAITING:
+            return
+        for name in step.new_message_waits:
+            row = messages.take_buffered(self.session, name, instance.business_key, instance.data, self.clock())
+            if row is None:
+                continue
+            nxt = _Step(self, instance, None)
+            event = BpmnEvent(MotcuaMessageEventDefinition(name), payload=row.payload,
+                              correlations=dict(workflow.correlations))
+            try:
+                workflow.send_event(event)
+            except WorkflowException:
+                continue
+            nxt.log_instance("message_received", detail={"message": name, "payload": row.payload,
+                                                        "buffered_at": row.created_at.isoformat()})
+            self._advance(instance, workflow, nxt)
+            self._persist(instance, workflow, nxt)  # which delivers the next buffered message, if any
+            return
 
     def _write_step(self, instance: Instance, workflow: BpmnWorkflow, step: _Step, status: str | None) -> None:
         now = self.clock()
@@ -445,14 +519,17 @@ class Runtime:
             instance.finished_at = now
             step.log_instance(f"instance_{instance.status}")
         self._sync_tasks(instance, workflow, step)
-        self._sync_waits(instance, workflow)
+        step.new_message_waits = self._sync_waits(instance, workflow, no_rows=step.no_wait_rows)
         for listener in hooks.step_listeners():
             listener(self.session, instance, step)
         for entry in step.entries:
             self.session.add(entry)
 
     def _sync_tasks(self, instance: Instance, workflow: BpmnWorkflow, step: _Step) -> None:
-        open_rows = {row.id: row for row in self.open_tasks(instance.id)} if instance.lock_version else {}
+        if step.known_open is not None:
+            open_rows = dict(step.known_open)
+        else:
+            open_rows = {row.id: row for row in self.open_tasks(instance.id)} if instance.lock_version else {}
         ready = {}
         if instance.status not in (TERMINATED,):
             ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
@@ -471,6 +548,8 @@ class Runtime:
             step.new_tasks.append(row)
             step.log("task_created", task, from_lane=step.previous_lane, to_lane=row.lane,
                      detail={"assignee": row.assignee, "candidate_groups": row.candidate_groups})
+        still_open = [r for r in open_rows.values() if r.state == TASK_READY] + step.new_tasks
+        self._open_after_step[instance.id] = sorted(still_open, key=lambda r: r.created_at)
 
     def _new_human_task(self, instance: Instance, task) -> HumanTask:
         spec = task.task_spec
@@ -534,7 +613,11 @@ class Runtime:
         except Exception:  # noqa: BLE001
             return None
 
-    def _sync_waits(self, instance: Instance, workflow: BpmnWorkflow) -> None:
+    def _sync_waits(self, instance: Instance, workflow: BpmnWorkflow, no_rows: bool = False) -> list[str]:
+        """Write what the instance waits for; returns the names of messages it newly waits for.
+
+        ``no_rows``: the caller knows the instance has no wait rows (new, or its stored state waited
+        for nothing), so they are not SELECTed."""
         wanted: dict[tuple, Wait] = {}
         if instance.status in (WAITING, RUNNING):
             for task in list(workflow.event_manager.tasks.values()):
@@ -553,7 +636,9 @@ class Runtime:
                         instance_id=instance.id, task_id=str(task.id),
                         element_id=public_id(task.task_spec.bpmn_id), kind="message", name=definition.name,
                     )
-        existing = list(self.session.scalars(select(Wait).where(Wait.instance_id == instance.id)))
+        if no_rows and not wanted:
+            return []
+        existing = [] if no_rows else list(self.session.scalars(select(Wait).where(Wait.instance_id == instance.id)))
         for row in existing:
             key = (row.task_id, row.kind)
             fresh = wanted.pop(key, None)
@@ -563,6 +648,7 @@ class Runtime:
                 row.due_at = fresh.due_at
         for row in wanted.values():
             self.session.add(row)
+        return [row.name for row in wanted.values() if row.kind == "message"]
 
     def _clear_waits(self, instance_id: str, kind: str) -> None:
         for row in self.session.scalars(select(Wait).where(Wait.instance_id == instance_id, Wait.kind == kind)):
@@ -593,6 +679,10 @@ class _Step:
         self.previous_lane: str | None = None
         self.completed: list[tuple[EventLogEntry, object]] = []  # (entry, task spec) of completed elements
         self.new_tasks: list[HumanTask] = []
+        self.new_message_waits: list[str] = []  # names of messages the instance started waiting for
+        # what the database is known to hold before the step (None: SELECT it), see complete_task
+        self.known_open: dict[str, HumanTask] | None = None
+        self.no_wait_rows = False
 
     def log(self, kind: str, task=None, **fields) -> None:
         spec = task.task_spec if task is not None else None
@@ -638,6 +728,12 @@ def _is_uuid(value: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def _has_waiting_events(workflow: BpmnWorkflow) -> bool:
+    """Whether a catching event (timer, message) waits: only then can the instance have wait rows."""
+    return any(task.state == TaskState.WAITING and isinstance(task.task_spec, CatchingEvent)
+               for task in list(workflow.event_manager.tasks.values()))
 
 
 def _frontier(workflow: BpmnWorkflow) -> list:

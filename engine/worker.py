@@ -1,8 +1,9 @@
 """The background worker: fires due timers, one instance per transaction.
 
-Several workers may run against PostgreSQL: each claims due instances with
-``FOR UPDATE SKIP LOCKED`` so no timer fires twice; the instance's version
-check is the second line of defence. On SQLite one worker is expected.
+Several workers may run against PostgreSQL: each claims a batch of due
+instances with one ``FOR UPDATE SKIP LOCKED LIMIT n`` so no timer fires twice;
+the instance's version check is the second line of defence. On SQLite one
+worker is expected.
 """
 
 from __future__ import annotations
@@ -37,44 +38,50 @@ def due_instance_ids(session: Session, now: datetime, limit: int) -> list[str]:
     return list(dict.fromkeys(r.instance_id for r in rows))[:limit]
 
 
-def _claim(session: Session, instance_id: str, now: datetime) -> bool:
-    """Lock the instance row for this transaction; False if another worker has it."""
-    query = select(Instance.id).where(Instance.id == instance_id, Instance.status.in_((WAITING, RUNNING)))
+def claim_due(session: Session, now: datetime, limit: int) -> list[str]:
+    """Lock up to ``limit`` instances with a due timer, in one statement.
+
+    On PostgreSQL ``FOR UPDATE SKIP LOCKED``: two workers take disjoint batches instead of walking
+    the same list and skipping each other's rows one by one. The locks hold until the batch commits,
+    so no other worker can fire these timers meanwhile. (SQLite: BEGIN IMMEDIATE locks the file.)"""
+    due = select(Wait.instance_id).where(Wait.kind == "timer", Wait.due_at <= now)
+    query = (
+        select(Instance.id)
+        .where(Instance.id.in_(due), Instance.status.in_((WAITING, RUNNING)))
+        .order_by(Instance.updated_at)
+        .limit(limit)
+    )
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    if session.scalar(query) is None:
-        return False
-    # still due? (another worker may have fired it between our scan and our lock)
-    still_due = session.scalar(
-        select(Wait.id).where(Wait.instance_id == instance_id, Wait.kind == "timer", Wait.due_at <= now).limit(1)
-    )
-    return still_due is not None
+    return list(session.scalars(query))
 
 
 def fire_due_timers(sessions: sessionmaker, now: datetime | None = None, limit: int = 100,
                     clock: Callable[[], datetime] = utcnow) -> int:
-    """Fire every due timer found now (up to ``limit`` instances); returns how many instances moved."""
+    """Fire every due timer found now (up to ``limit`` instances); returns how many instances moved.
+
+    One transaction per batch with one Runtime; each instance runs in a SAVEPOINT, so a failing
+    timer rolls back its own step only and the others are committed with the batch."""
     now = now or clock()
-    with sessions() as session:
-        ids = due_instance_ids(session, now, limit)
     fired = 0
-    for instance_id in ids:
-        with sessions() as session:
+    with sessions() as session:
+        ids = claim_due(session, now, limit)
+        runtime = Runtime(session, clock=clock)
+        for instance_id in ids:
+            savepoint = session.begin_nested()
             try:
-                if not _claim(session, instance_id, now):
-                    session.rollback()
-                    continue
-                if Runtime(session, clock=clock).fire_timers(instance_id) is not None:
+                if runtime.fire_timers(instance_id) is not None:
                     fired += 1
-                session.commit()
+                savepoint.commit()
             except (Conflict, StaleDataError):
-                session.rollback()  # someone else moved it first; it will be looked at again
+                savepoint.rollback()  # someone else moved it first; it will be looked at again
             except EngineError as exc:
-                session.rollback()
+                savepoint.rollback()
                 log.warning("timer for instance %s: %s", instance_id, exc.message)
             except Exception:
-                session.rollback()
+                savepoint.rollback()
                 log.exception("timer for instance %s failed", instance_id)
+        session.commit()
     return fired
 
 

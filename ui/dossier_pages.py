@@ -61,8 +61,11 @@ def index():
     q = (request.args.get("q") or "").strip()[:100]
     status = request.args.get("status", "")
     if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where((Dossier.code == q) | Dossier.applicant_name.ilike(f"%{escaped}%", escape="\\"))
+        if db().scalar(select(Dossier.id).where(Dossier.code == q)) is not None:
+            query = query.where(Dossier.code == q)  # a tracking code: its unique index answers alone
+        else:
+            escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(Dossier.applicant_name.ilike(f"%{escaped}%", escape="\\"))
     if status.isdigit() and int(status) in STATUS_NAMES:
         query = query.where(Dossier.status_code == int(status))
     page = int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1
@@ -202,7 +205,8 @@ class DiagramState:
     steps: list[Step] = field(default_factory=list)  # the text fallback: named steps done, then where it is
 
 
-def diagram_state(dossier: Dossier) -> DiagramState:
+def diagram_state(dossier: Dossier, tasks: list[HumanTask] | None = None,
+                  events: list[EventLogEntry] | None = None, with_xml: bool = True) -> DiagramState:
     """Where the dossier stands on its diagram, as element ids of the process version's XML.
 
     Active: open human tasks and waiting catch events (not the boundary timers that watch a
@@ -212,9 +216,8 @@ def diagram_state(dossier: Dossier) -> DiagramState:
     """
     session = db()
     version = session.get(ProcessVersion, dossier.instance.version_id)
-    xml = version.file.content
-    elements = _xml_elements(xml, version.file.name)
-    callers = _callers(version, set(elements))
+    elements, callers = _layout(version)
+    xml = version.file.content if with_xml else ""
 
     def placed(element_id: str | None) -> list[str]:
         if element_id in elements:
@@ -224,8 +227,8 @@ def diagram_state(dossier: Dossier) -> DiagramState:
     state = DiagramState(xml=xml)
     now = utcnow()
     current: dict[str, Step] = {}
-    tasks = session.scalars(select(HumanTask).where(HumanTask.instance_id == dossier.id, HumanTask.state == TASK_READY)
-                            .order_by(HumanTask.created_at, HumanTask.id))
+    if tasks is None:
+        tasks = _open_tasks(dossier.id)
     for task in tasks:
         late = task.due_at is not None and task.due_at < now
         for element_id in placed(task.element_id):
@@ -244,11 +247,12 @@ def diagram_state(dossier: Dossier) -> DiagramState:
             _add(state.active, element_id)
             current.setdefault(element_id, Step(element_id, _name(elements, element_id), "current"))
     done: dict[str, Step] = {}
-    events = session.scalars(select(EventLogEntry).where(EventLogEntry.instance_id == dossier.id,
-                                                         EventLogEntry.kind.in_(COMPLETION_KINDS))
-                             .order_by(EventLogEntry.id))
+    if events is None:
+        events = list(session.scalars(select(EventLogEntry).where(EventLogEntry.instance_id == dossier.id,
+                                                                  EventLogEntry.kind.in_(COMPLETION_KINDS))
+                                      .order_by(EventLogEntry.id)))
     for event in events:
-        if event.element_id not in elements:
+        if event.kind not in COMPLETION_KINDS or event.element_id not in elements:
             continue  # inside a subprocess: its callActivity is logged when the subprocess ends
         _add(state.completed, event.element_id)
         kind, name = elements[event.element_id]
@@ -257,6 +261,30 @@ def diagram_state(dossier: Dossier) -> DiagramState:
                                           "done", event.at)
     state.steps = sorted(done.values(), key=lambda s: s.at) + list(current.values())
     return state
+
+
+def _open_tasks(dossier_id: str) -> list[HumanTask]:
+    return list(db().scalars(select(HumanTask).where(HumanTask.instance_id == dossier_id,
+                                                     HumanTask.state == TASK_READY)
+                             .order_by(HumanTask.created_at, HumanTask.id)))
+
+
+# process version -> (its diagram's elements, callActivity callers): a deployed version never changes, so the
+# XML is read and parsed once per process, not on every page (keyed with the hash and time: test databases
+# reuse ids)
+_LAYOUTS: dict[tuple, tuple[dict, dict]] = {}
+
+
+def _layout(version: ProcessVersion) -> tuple[dict, dict]:
+    key = (version.id, version.content_hash, version.created_at)
+    cached = _LAYOUTS.get(key)
+    if cached is None:
+        elements = _xml_elements(version.file.content, version.file.name)
+        cached = (elements, _callers(version, set(elements)))
+        if len(_LAYOUTS) >= 512:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = cached
+    return cached
 
 
 def _add(items: list[str], value: str) -> None:
@@ -347,9 +375,11 @@ def _page(dossier: Dossier, values: dict | None = None, errors: dict | None = No
     if values is None:
         values = {"new_appointment": vn_date(draft.new_appointment_at) if draft and draft.new_appointment_at else "",
                   "reason": (draft.reason or "") if draft else ""}
-    steps = diagram_state(dossier).steps
+    # the open tasks and the history, read once for the step list and the page
+    tasks, events = _open_tasks(dossier.id), runtime.events(dossier.id)
+    steps = diagram_state(dossier, tasks, events, with_xml=False).steps
     return {
-        "dossier": dossier, "due": due, "tasks": runtime.open_tasks(dossier.id), "events": runtime.events(dossier.id),
+        "dossier": dossier, "due": due, "tasks": tasks, "events": events,
         "departments": departments, "statuses": STATUS_NAMES, "control_rows": control_sheet(session, dossier),
         "result_labels": RESULT_LABELS, "documents": _documents(dossier), "steps": steps,
         "apology_open": apology_open or bool(errors), "apology_draft": draft, "apologies_issued": issued,
