@@ -10,6 +10,7 @@ from __future__ import annotations
 import keyword
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -221,10 +222,20 @@ def _coerce_enum(v: Any, f: FieldDef) -> str:
     return v.strip()
 
 
+# Control characters (but tab and line breaks) and the bidi embedding/override/isolate marks
+# (U+202A-U+202E, U+2066-U+2069) are refused: they hide or reorder what a civil servant reads on
+# a slip ("Trojan Source") and NUL breaks PostgreSQL text. Surrogates cannot be stored as UTF-8.
+_FORBIDDEN_TEXT_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
 def _coerce_text(v: Any, f: FieldDef) -> str:
     if not isinstance(v, str):
         raise FieldError("must be text")
-    v = v.strip()
+    if _FORBIDDEN_TEXT_RE.search(v):
+        raise FieldError("contains control or text-direction characters")
+    # One spelling for Vietnamese: decomposed input (macOS, some keyboards) becomes composed, so
+    # "Nguyễn" typed either way is the same name for search and for the register.
+    v = unicodedata.normalize("NFC", v).strip()
     if f.type == "email" and not _EMAIL_RE.fullmatch(v):
         raise FieldError("must be a valid email address")
     if f.type == "phone":

@@ -7,9 +7,11 @@ import os
 from alembic import context
 from sqlalchemy import pool
 
+import accounts.audit  # noqa: F401 - register tables
 import accounts.models  # noqa: F401 - register tables
 import dossiers.models  # noqa: F401 - register tables
 import engine.models  # noqa: F401 - register tables
+import integrations.models  # noqa: F401 - register tables
 from engine.db import Base, make_engine
 
 config = context.config

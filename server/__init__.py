@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import Flask
 from sqlalchemy import text
 
+import accounts.audit  # noqa: F401 - audit rows for every flushed change
 import dossiers
+from engine.sandbox import apply_memory_cap
 from server import database
 from server.config import ROOT, load_config
 
@@ -19,6 +22,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    # MOTCUA_MEMORY_LIMIT_MB: address-space cap of this web/worker process (see docs/operations.md)
+    apply_memory_cap(int(os.environ.get("MOTCUA_MEMORY_LIMIT_MB", "0") or 0))
     database.init_app(app)
     dossiers.install()  # dossier rules react to every persisted step
 
@@ -37,7 +42,7 @@ def create_app(overrides: dict | None = None) -> Flask:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
             app.logger.warning("health check failed: %s", exc.__class__.__name__)
-            return {"status": "unavailable", "database": "unreachable"}, 503
+            return {"status": "unavailable", "database": "unreachable"}, 503, {"Retry-After": "5"}
         return {"status": "ok", "database": "ok"}
 
     @app.after_request

@@ -50,6 +50,34 @@ def db_upgrade() -> None:
     click.echo("database is up to date")
 
 
+@db_cli.command("backup", help="Write a consistent backup of the database to FILE (while the platform runs).")
+@click.argument("file", type=click.Path(dir_okay=False))
+def db_backup(file: str) -> None:
+    from server.backup import BackupError, backup
+
+    try:
+        path = backup(current_app.config["DATABASE_URL"], Path(file))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backup written to {path} ({path.stat().st_size:,} bytes)")
+
+
+@db_cli.command("restore", help="Replace the database's content with the backup FILE (stop web and worker first).")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def db_restore(file: str, yes: bool) -> None:
+    from server.backup import BackupError, restore
+
+    if not yes:
+        click.confirm("This replaces everything in the database. Continue?", abort=True)
+    try:
+        restore(current_app.config["DATABASE_URL"], Path(file))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    current_app.extensions["motcua.engine"].dispose()
+    click.echo(f"database restored from {file}; run: flask --app wsgi db upgrade")
+
+
 # ---------------------------------------------------------------------- bpmn
 @click.group("bpmn", help="Validate and deploy BPMN/DMN files.")
 def bpmn_cli() -> None:
@@ -70,49 +98,91 @@ def _collect(paths: tuple[str, ...]) -> list[tuple[str, bytes]]:
     return files
 
 
-@bpmn_cli.command("validate", help="Check files; prints FILE:LINE: ELEMENT: message per problem (exit 1 if any).")
+@bpmn_cli.command("validate", help="Check files; prints FILE:LINE: ELEMENT: message per problem (exit 1 on errors). "
+                   "With --lint also the designer's lint warnings (the same list the studio shows).")
 @click.argument("paths", nargs=-1, required=True)
-def bpmn_validate(paths: tuple[str, ...]) -> None:
+@click.option("--lint", "with_lint", is_flag=True, help="add lint findings (lanes, budgets, labels, dead ends...)")
+def bpmn_validate(paths: tuple[str, ...], with_lint: bool) -> None:
     from engine.deployments import validate
+    from engine.lint import lint
     from engine.validation import validate_files
 
     files = _collect(paths)
     try:
         with new_session() as session:
-            problems = validate(session, files)
+            problems = lint(session, files) if with_lint else validate(session, files)
     except Exception:  # noqa: BLE001 - no database yet: validate the files on their own
-        problems = validate_files(files).problems
+        problems = lint(None, files) if with_lint else validate_files(files).problems
     for problem in problems:
         click.echo(str(problem))
+    errors = [p for p in problems if p.severity == "error"]
     if problems:
-        click.echo(f"{len(problems)} problem(s) in {len(files)} file(s)", err=True)
+        click.echo(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s) in {len(files)} file(s)",
+                   err=True)
+    if errors:
         sys.exit(1)
-    click.echo(f"{len(files)} file(s) valid", err=True)
+    if not problems:
+        click.echo(f"{len(files)} file(s) valid", err=True)
 
 
-@bpmn_cli.command("deploy", help="Deploy files (default: the bpmn/ folder); unchanged processes keep their version.")
+@bpmn_cli.command("deploy", help="Deploy files (default: the bpmn/ folder); unchanged processes keep their version. "
+                   "A file changed on disk is refused when the latest version came from the browser (see --force).")
 @click.argument("paths", nargs=-1)
 @click.option("--note", default=None, help="change note for the version history")
 @click.option("--by", "deployed_by", default="cli", show_default=True)
+@click.option("--force", is_flag=True, help="deploy files on disk even over newer versions made in the browser")
 @database_errors
-def bpmn_deploy(paths: tuple[str, ...], note: str | None, deployed_by: str) -> None:
+def bpmn_deploy(paths: tuple[str, ...], note: str | None, deployed_by: str, force: bool) -> None:
     from engine.deployments import deploy
     from engine.errors import DeploymentInvalid
+    from engine.versions import plan_disk_deploy
 
     files = _collect(paths or (current_app.config["BPMN_DIR"],))
     if not files:
         raise click.ClickException("no .bpmn or .dmn files found")
     with new_session() as session:
-        try:
-            result = deploy(session, files, deployed_by, note=note, source="disk")
-        except DeploymentInvalid as exc:
-            for line in exc.lines():
-                click.echo(line)
-            sys.exit(1)
-        session.commit()
-    for p in result.processes:
+        plan = plan_disk_deploy(session, files, force=force)  # disk vs browser: never a silent overwrite
+        for line in plan.skipped:
+            click.echo(f"skipped: {line}", err=True)
+        for line in plan.refused:
+            click.echo(line, err=True)
+        result = None
+        if plan.deploy:
+            try:
+                result = deploy(session, plan.deploy, deployed_by, note=note, source="disk")
+            except DeploymentInvalid as exc:
+                for line in exc.lines():
+                    click.echo(line)
+                sys.exit(1)
+            session.commit()
+    for p in result.processes if result else []:
         state = "new version" if p.changed else "unchanged"
         click.echo(f"{p.process_id}: version {p.version} ({state})")
+    if plan.refused:
+        sys.exit(1)
+
+
+@bpmn_cli.command("export", help="Write the latest versions made in the browser or API into bpmn/ so they can be "
+                                 "committed; a file changed on disk since its last deploy is kept (see --force).")
+@click.argument("process_ids", nargs=-1)
+@click.option("--dir", "directory", default=None, help="target folder (default: the bpmn/ folder)")
+@click.option("--force", is_flag=True, help="overwrite files changed on disk")
+@database_errors
+def bpmn_export(process_ids: tuple[str, ...], directory: str | None, force: bool) -> None:
+    from engine.errors import EngineError
+    from engine.versions import export_versions
+
+    with new_session() as session:
+        try:
+            written = export_versions(session, directory or current_app.config["BPMN_DIR"],
+                                      list(process_ids) or None, force=force)
+        except EngineError as exc:
+            raise click.ClickException(exc.message) from None
+        session.commit()
+    for path, process_id, version in written:
+        click.echo(f"{process_id}: version {version} -> {path}")
+    if not written:
+        click.echo("nothing to export: bpmn/ already holds the latest version of every process", err=True)
 
 
 # -------------------------------------------------------------------- tokens
@@ -125,18 +195,41 @@ def tokens_cli() -> None:
 @click.option("--user", "username", required=True)
 @click.option("--name", default="cli", show_default=True, help="what the token is for")
 @click.option("--scope", "scopes", multiple=True, help="read, start, complete, messages, deploy, admin (default all)")
+@click.option("--rate-limit", default=None, help="requests per window, e.g. 600/minute (default MOTCUA_API_RATE_LIMIT)")
 @database_errors
-def tokens_create(username: str, name: str, scopes: tuple[str, ...]) -> None:
+def tokens_create(username: str, name: str, scopes: tuple[str, ...], rate_limit: str | None) -> None:
     from accounts.service import create_token, get_user
     from engine.errors import EngineError
 
     with new_session() as session:
         try:
-            token = create_token(session, get_user(session, username), name, list(scopes) or None)
+            token = create_token(session, get_user(session, username), name, list(scopes) or None, rate_limit)
         except EngineError as exc:
             raise click.ClickException(exc.message) from None
         session.commit()
     click.echo(token)
+
+
+@tokens_cli.command("list", help="Tokens (never the secret): id, owner, name, scopes, rate limit, last use.")
+@click.option("--user", "username", default=None, help="only this user's tokens")
+@click.option("--all", "show_revoked", is_flag=True, help="include revoked tokens")
+@database_errors
+def tokens_list(username: str | None, show_revoked: bool) -> None:
+    from accounts.models import ApiToken
+    from accounts.service import get_user, tokens_query
+    from engine.errors import EngineError
+
+    with new_session() as session:
+        try:
+            owner = get_user(session, username) if username else None
+        except EngineError as exc:
+            raise click.ClickException(exc.message) from None
+        query = tokens_query(owner, None if show_revoked else False).order_by(ApiToken.id)
+        for row in session.scalars(query):
+            used = row.last_used_at.isoformat(timespec="minutes") if row.last_used_at else "never"
+            state = f"revoked {row.revoked_at.isoformat(timespec='minutes')}" if row.revoked_at else "active"
+            click.echo(f"{row.id}\t{row.user.username}\t{row.name}\t{row.prefix}…\t{','.join(row.scopes or ())}"
+                       f"\t{row.rate_limit or 'default'}\tlast used {used}\t{state}")
 
 
 @tokens_cli.command("revoke")
@@ -287,8 +380,47 @@ def worker_command(once: bool) -> None:
     if once:
         click.echo(f"fired timers of {fire_due_timers(sessions)} instance(s)")
         dossier_deadlines(sessions)
+        webhook_deliveries(sessions)
+        integration_purge(sessions)
+        idempotency_purge(sessions)
         return
-    run_worker(sessions, current_app.config["WORKER_POLL_SECONDS"], periodic=[(60.0, dossier_deadlines)])
+    run_worker(sessions, current_app.config["WORKER_POLL_SECONDS"],
+               periodic=[(60.0, dossier_deadlines), (1.0, webhook_deliveries), (300.0, integration_purge),
+                         (3600.0, idempotency_purge)])
+
+
+def idempotency_purge(sessions) -> None:
+    """Forget API Idempotency-Keys older than IDEMPOTENCY_KEY_HOURS (every hour)."""
+    from datetime import timedelta
+
+    from engine.idempotency import purge
+
+    with sessions() as session:
+        purged = purge(session, timedelta(hours=current_app.config.get("IDEMPOTENCY_KEY_HOURS", 24)))
+        session.commit()
+    if purged:
+        click.echo(f"expired idempotency keys purged: {purged}")
+
+
+def webhook_deliveries(sessions) -> None:
+    """Send due webhook and portal-feed deliveries, with retries (every second)."""
+    from integrations.webhooks import send_due
+
+    counts = send_due(sessions)
+    if any(counts.values()):
+        click.echo(f"deliveries: {counts}")
+
+
+def integration_purge(sessions) -> None:
+    """Drop buffered messages whose time ran out (every five minutes)."""
+    from engine.db import utcnow
+    from engine.messages import purge_expired
+
+    with sessions() as session:
+        purged = purge_expired(session, utcnow())
+        session.commit()
+    if purged:
+        click.echo(f"expired buffered messages purged: {purged}")
 
 
 def dossier_deadlines(sessions) -> None:

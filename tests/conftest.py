@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+import accounts.audit  # noqa: F401 - register tables
 import accounts.models  # noqa: F401 - register tables
 import dossiers.models  # noqa: F401
 import engine.models  # noqa: F401
+import integrations.models  # noqa: F401
 from engine.db import Base, make_engine
 from engine.serialization import spec_cache
 
@@ -70,7 +72,7 @@ def _clean_database(request):
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))
+                accounts.audit.empty_table(conn, name)  # audit_log is append-only
     spec_cache.clear()
     yield
 
@@ -117,6 +119,17 @@ def people(sessions, app):
             tokens[username] = create_token(s, get_user(s, username), "tests")
         s.commit()
     return tokens
+
+
+@pytest.fixture
+def live_server(database_url, tmp_path, people):
+    """gunicorn (2 workers) on the test database, as scripts/serve.sh runs it; its base URL."""
+    from tests.live import Platform
+
+    platform = Platform(database_url, tmp_path, web_workers=2)
+    platform.start_web()
+    yield platform.url
+    platform.stop()
 
 
 def auth(token: str) -> dict:

@@ -12,6 +12,7 @@ from flask import Flask, redirect, render_template, request, send_from_directory
 from flask_login import current_user
 
 from accounts.models import User
+from api.errors import http_problem
 from dossiers.notifications import vn_date, vn_datetime
 from server.database import db
 from server.extensions import babel, csrf, limiter, login_manager
@@ -53,10 +54,25 @@ def init_app(app: Flask) -> None:
             return None  # password changed or account disabled: the old session ends
         return user
 
-    from ui import admin, auth, bottlenecks, dashboard, dossier_pages, feedback, inbox, public, reception, tasks
+    from ui import (
+        admin,
+        auth,
+        bottlenecks,
+        dashboard,
+        designer,
+        dossier_pages,
+        feedback,
+        inbox,
+        integrations,
+        public,
+        reception,
+        tasks,
+    )
 
-    for module in (auth, inbox, tasks, dossier_pages, reception, admin, public, feedback, dashboard, bottlenecks):
+    for module in (auth, inbox, tasks, dossier_pages, reception, admin, public, feedback, dashboard, bottlenecks,
+                   designer):
         app.register_blueprint(module.bp)
+    app.register_blueprint(integrations.bp)  # /admin/integrations: webhooks and the delivery log
 
     static_dir = Path(__file__).parent / "static"
     app.add_url_rule(
@@ -84,19 +100,19 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(403)
     def forbidden(_exc):
         if request.path.startswith("/api/"):
-            return _exc
+            return http_problem(_exc)  # the API answers problem+json, never an HTML page
         return render_template("ui/error.html", code=403), 403
 
     @app.errorhandler(404)
     def not_found(_exc):
         if request.path.startswith("/api/"):
-            return _exc
+            return http_problem(_exc)  # the API answers problem+json, never an HTML page
         return render_template("ui/error.html", code=404), 404
 
     @app.errorhandler(429)
     def too_many(_exc):
         if request.path.startswith("/api/"):
-            return _exc
+            return http_problem(_exc)  # the API answers problem+json, never an HTML page
         return render_template("ui/error.html", code=429), 429
 
     @app.after_request

@@ -395,3 +395,22 @@ def lane_delete():
     _audit("lane.unmap", f"lane:{lane}", department=code)
     flash(_("Đã xóa ánh xạ làn “%(lane)s”.", lane=lane), "success")
     return redirect(url_for("admin.lanes"), 303)
+
+
+AUDIT_PAGE_SIZE = 100
+
+
+@bp.get("/audit")
+@roles_required(ROLE_ADMIN)
+def audit_log():
+    """The append-only audit log, newest first, filtered by action prefix and person."""
+    from accounts import audit as audit_service
+
+    action = (request.args.get("action") or "").strip()[:60]
+    actor = (request.args.get("actor") or "").strip()[:100]
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    entries = audit_service.recent(db(), action=action or None, actor=actor or None,
+                                   limit=AUDIT_PAGE_SIZE + 1, offset=(page - 1) * AUDIT_PAGE_SIZE)
+    return render_template("ui/admin_audit.html", entries=entries[:AUDIT_PAGE_SIZE], page=page,
+                           has_next=len(entries) > AUDIT_PAGE_SIZE, action=action, actor=actor)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from accounts import audit
 from accounts.models import User
 from accounts.service import check_password
 from server.database import db
@@ -45,9 +46,14 @@ def login():
         if user is not None and check_password(user, form.password.data):
             session.clear()  # a fresh session on sign-in (no fixation)
             login_user(user, remember=form.remember.data)
+            audit.record(db(), "auth.sign_in", f"user:{user.username}", actor=user.username)
+            db().commit()
             if user.language in LANGUAGES:
                 session["lang"] = user.language
             return redirect(_safe_next(request.args.get("next")))
+        # the name as typed (never the password), so guessing shows up in the audit log
+        audit.record(db(), "auth.sign_in_failed", f"user:{form.username.data.strip()[:100]}", actor="anonymous")
+        db().commit()
         flash(_("Tên đăng nhập hoặc mật khẩu không đúng."), "error")
     return render_template("ui/login.html", form=form), 200 if request.method == "GET" else 401
 
@@ -55,6 +61,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    audit.record(db(), "auth.sign_out", f"user:{current_user.username}", actor=current_user.username)
+    db().commit()
     logout_user()
     session.clear()
     flash(_("Đã đăng xuất."), "info")

@@ -15,6 +15,7 @@ _EXACT = {
     "must be true or false": lambda: _("Chọn có hoặc không."),
     "must be a valid date (YYYY-MM-DD or dd/mm/yyyy)": lambda: _("Ngày không hợp lệ (nhập dạng dd/mm/yyyy)."),
     "must be text": lambda: _("Phải là văn bản."),
+    "contains control or text-direction characters": lambda: _("Có ký tự điều khiển hoặc ký tự đổi chiều văn bản."),
     "must be a valid email address": lambda: _("Địa chỉ email không hợp lệ."),
     "does not match the required format": lambda: _("Không đúng định dạng yêu cầu."),
     "is not a field of this form": lambda: _("Không thuộc biểu mẫu này."),

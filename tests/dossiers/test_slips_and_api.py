@@ -55,7 +55,7 @@ def test_submit_validation_errors(client, people, onestop):
 
 def test_procedures_endpoint(client, people, onestop):
     r = client.get("/api/v1/procedures", headers=auth(people["congdvc"]))
-    [p] = [p for p in r.json if p["code"] == "9.999001"]
+    [p] = [p for p in r.json["items"] if p["code"] == "9.999001"]
     assert p["processing_time"] == {"value": 3.0, "unit": "working_days"}
     assert p["department"] == "SXD" and p["process_id"] == "onestop_fixture" and p["online"] is False
     assert p["required_documents"] == ["Đơn đề nghị", "Bản sao CCCD"]
@@ -159,4 +159,4 @@ def test_calendar_overrides_change_deadlines(client, people, onestop):
             assert d.appointment_at.isoformat() == "2026-03-06T10:00:00+00:00"  # Fri 06/03 17:00 VN
     finally:
         assert client.delete("/api/v1/calendar/days/2026-03-03", headers=admin).status_code == 204
-    assert client.get("/api/v1/calendar/days", headers=admin).json == []
+    assert client.get("/api/v1/calendar/days", headers=admin).json["items"] == []

@@ -1,4 +1,5 @@
 import json
+import unicodedata
 
 import pytest
 from lxml import etree
@@ -432,3 +433,19 @@ def test_required_constraint_with_false_config():
     (field,) = parse_form_fields(etree.fromstring(xml))
     assert field.required is False
     assert validate_form([field], {}) == ({}, {})
+
+
+@pytest.mark.parametrize("text", ["Nguyễn\x00A", "A\u202eB", "x\x1by", "\u2066hidden\u2069"])
+def test_text_with_control_or_direction_characters_is_refused(text):
+    fields = [FieldDef(id="name", label="Họ tên", type="string")]
+    values, errors = validate_form(fields, {"name": text})
+    assert "control or text-direction" in errors["name"] and "name" not in values
+
+
+def test_text_is_stored_composed_and_keeps_line_breaks():
+    fields = [FieldDef(id="name", label="Họ tên", type="string"), FieldDef(id="note", label="Ghi chú", type="textarea")]
+    decomposed = unicodedata.normalize("NFD", "Nguyễn Thị Ánh")
+    values, errors = validate_form(fields, {"name": decomposed, "note": "dòng 1\r\n\tdòng 2"})
+    assert errors == {}
+    assert values["name"] == "Nguyễn Thị Ánh" and values["name"] != decomposed
+    assert values["note"] == "dòng 1\r\n\tdòng 2"

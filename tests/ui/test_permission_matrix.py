@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from werkzeug.routing import IntegerConverter
 
 from tests.conftest import auth, fixture_bytes
@@ -44,6 +44,8 @@ ADMIN_ONLY_API = {
     ("POST", "instances.instance_update_data"), ("PUT", "calendar.CalendarDays"),
     ("DELETE", "calendar.CalendarDayDetail"),
 }
+# the designer studio's API (api/designer.py): versions, XML, diff, lint, rollback, migrations
+DESIGNER_API_CALLERS = {"thietke", "admin"}
 OVERRIDE_DAY = "2090-06-15"
 APPLICANT = {"kind": "person", "name": "Nguyễn Văn Bình", "id_number": "092085001234", "phone": "0912345678"}
 
@@ -59,15 +61,23 @@ API_JSON = {
     ("POST", "dossiers.Dossiers"): {"procedure_code": "9.999001", "channel": "in_person", "applicant": APPLICANT},
     ("POST", "dossiers.supplement"): {"documents": [], "note": "kiểm thử quyền"},
     ("POST", "dossiers.withdraw"): {"reason": "kiểm thử quyền"},
+    ("POST", "designer.Migrations"): {"to_version": 1, "dry_run": True},
+    ("POST", "designer.Rollback"): {"version": 1, "note": "kiểm thử quyền"},  # 1 is the latest: 409, no change
     ("POST", "dossiers.issue_apology"): {"new_appointment_at": "2090-06-20T08:00:00+07:00", "reason": "kiểm thử quyền"},
     ("PUT", "calendar.CalendarDays"): {"day": "2090-06-16", "working": False, "note": "kiểm thử quyền"},
+    ("POST", "tokens.Tokens"): {"name": "kiểm thử quyền", "scopes": ["read"]},
 }
-API_QUERY = {("GET", "dossiers.register"): {"from": "2026-01-01", "to": "2026-01-31"}}
+API_QUERY = {("GET", "dossiers.register"): {"from": "2026-01-01", "to": "2026-01-31"},
+             ("GET", "designer.Diff"): {"from": 1, "to": 1}}
 UI_FORM = {
     ("POST", "auth.login"): {"username": "", "password": ""},
     ("POST", "auth.language"): {"next": "/inbox"},
     ("POST", "task_pages.submit"): {"action": "complete"},
     ("POST", "task_pages.assign"): {"assignee": "chuyenvien"},
+    # /admin/integrations (ui/integrations.py): administrators only, like every /admin page; delete without
+    # its "confirm" field changes nothing, so the world's subscription stays for the other cases
+    ("POST", "integrations_admin.subscription_create"): {"url": "http://127.0.0.1:9/matrix-ui", "event_types": "*"},
+    ("POST", "integrations_admin.subscription_active"): {"active": "1"},
 }
 
 # Gaps found in other modules, kept visible: {case id: reason}. strict=True, so a fix turns them red.
@@ -160,6 +170,7 @@ def _clean_database():
 
 
 def _empty_tables(app) -> None:
+    from accounts.audit import empty_table
     from engine.db import Base
     from engine.serialization import spec_cache
 
@@ -170,7 +181,7 @@ def _empty_tables(app) -> None:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))
+                empty_table(conn, name)  # audit_log is append-only
     spec_cache.clear()
 
 
@@ -183,12 +194,14 @@ def _task_of(session, instance_id: str, element_id: str) -> str:
 
 @pytest.fixture(scope="module")
 def world(app):
-    from accounts.service import create_token, create_user, get_user
+    from accounts.service import create_token, create_user, get_user, issue_token
     from dossiers import service as dossier_service
     from engine import calendar_days
     from engine.actors import Actor
     from engine.deployments import deploy
     from engine.runtime import Runtime
+    from integrations import webhooks
+    from integrations.models import Delivery
     from server.demo import USERS, seed
 
     _empty_tables(app)
@@ -202,9 +215,12 @@ def world(app):
     with sessions() as s:
         seed(s, Path(app.config["INSTANCE_DIR"]), PASSWORD)
         tokens = {username: create_token(s, get_user(s, username), "matrix") for username, *_ in USERS}
+        spare_token = issue_token(s, get_user(s, "congdvc"), "matrix spare", ["read"])[0]  # the one DELETE revokes
         target = create_user(s, "matrix_target", PASSWORD, ["clerk"], ["MOTCUA"], "Người để quản trị thử")
         deploy(s, [("onestop_fixture.bpmn", fixture_bytes("onestop_fixture.bpmn"))], "tests")
         calendar_days.set_day(s, date.fromisoformat(OVERRIDE_DAY), False, "kiểm thử quyền", "admin")
+        hook = webhooks.create_subscription(s, url="http://127.0.0.1:9/matrix", event_types=["*"],
+                                            owner=Actor("admin", frozenset({"admin"})))  # deliveries to look at
         s.commit()
 
         def dossier(attachments=None, accept=True):
@@ -226,6 +242,10 @@ def world(app):
             "task_id": _task_of(s, shared.id, "review"), "instance_id": shared.id, "code": shared.code,
             "process_id": "onestop_fixture", "kind": "receipt", "digest": digest, "day": OVERRIDE_DAY,
             "user_id": target.id, "department_code": "SXD",
+            "version": 1,  # the designer studio: version 1 of onestop_fixture
+            "subscription_id": hook.id, "delivery_id": s.scalar(select(Delivery.id).order_by(Delivery.id)),
+            "event_id": s.scalar(select(Delivery.event_id).order_by(Delivery.id)),
+            "token_id": spare_token.id,
         }
         world.other = {"sxd_task": _task_of(s, sxd.id, "review"), "sxd_code": sxd.code,
                        "desk_task": _task_of(s, waiting.id, "reception")}
@@ -315,6 +335,8 @@ def test_permission_matrix(world, route: Route, variant: str, caller: str):
             return
         if (route.method, route.endpoint) in ADMIN_ONLY_API and caller != "admin":
             assert status == 403
+        if route.endpoint.startswith("designer.") and caller not in DESIGNER_API_CALLERS:
+            assert status == 403, "the designer studio's API is for process designers and administrators"
         if variant != "real":
             assert status in (401, 403, 404), f"a guessed id gave {status}: {r.get_data(as_text=True)[:200]}"
         return
@@ -335,6 +357,11 @@ def test_permission_matrix(world, route: Route, variant: str, caller: str):
             assert status == 403
         elif variant == "real" and route.method == "GET":
             assert status == 200
+    if route.rule.startswith("/designer"):  # the designer studio: process designers and administrators only
+        if caller not in ("thietke", "admin"):
+            assert status == 403
+        elif variant == "real" and route.method == "GET":
+            assert status == 200
     if variant != "real":
         assert status in (401, 403, 404), f"a guessed id gave {status}"
 
@@ -344,6 +371,8 @@ def test_the_matrix_covers_every_rule_of_the_application(app):
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert served == {(route.rule, route.method) for route in ROUTES}
     assert {"/admin/users", "/tasks/<task_id>", "/api/v1/tasks/<task_id>"} <= {route.rule for route in ROUTES}
+    assert {"/admin/integrations/webhooks", "/admin/integrations/deliveries/<int:delivery_id>"} <= {
+        route.rule for route in ROUTES}
 
 
 # ------------------------------------------------------- one department from another
