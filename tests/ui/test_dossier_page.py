@@ -6,7 +6,7 @@ import hashlib
 import re
 import shutil
 import subprocess
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,9 @@ from sqlalchemy import select
 
 from dossiers import lateness, service
 from dossiers.models import Apology, Dossier
+from engine.calendar import VN_TZ
 from engine.db import utcnow
+from engine.deadlines import current_calendar
 from engine.deployments import deploy
 from engine.models import HumanTask
 from tests.dossiers.conftest import APPLICANT, DESK, PORTAL, SPECIALIST, complete, vn
@@ -220,22 +222,25 @@ def test_apology_issued_from_the_page(app, onestop):
     page = desk.get(f"/dossiers/{code}").get_data(as_text=True)
     assert 'id="apology-form"' in page and f'action="/dossiers/{code}/apology"' in page
     assert re.search(r'id="new_appointment" name="new_appointment"[^>]*value="\d{2}/\d{2}/\d{4}"', page, re.S)
+    # the new appointment: a working day comfortably after today, so the dossier is no longer late
+    new_day = current_calendar().next_working_day(datetime.now(VN_TZ).date() + timedelta(days=14))
+    shown = new_day.strftime("%d/%m/%Y")
     token = csrf(desk, f"/dossiers/{code}")
     r = desk.post(f"/dossiers/{code}/apology",
-                  data={"csrf_token": token, "new_appointment": "27/11/2026", "reason": "Chờ ý kiến của Sở Tài nguyên"})
+                  data={"csrf_token": token, "new_appointment": shown, "reason": "Chờ ý kiến của Sở Tài nguyên"})
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/dossiers/{code}#apology")
     with onestop() as s:
         dossier = s.get(Dossier, dossier_id)
-        assert dossier.appointment_at == vn(2026, 11, 27, 17, 0)
+        assert dossier.appointment_at == vn(new_day.year, new_day.month, new_day.day, 17, 0)
         [apology] = s.scalars(select(Apology).where(Apology.dossier_id == dossier_id))
         assert apology.state == "issued" and apology.issued_by == "tiepnhan"
         assert apology.reason == "Chờ ý kiến của Sở Tài nguyên"
     page = desk.get(f"/dossiers/{code}").get_data(as_text=True)
-    assert "27/11/2026" in page and 'class="flash success"' in page
+    assert shown in page and 'class="flash success"' in page
     assert f'id="apology-slip" href="/dossiers/{code}/slips/apology"' in page
     assert 'id="apology-form"' not in page  # no longer late: nothing to apologise for
     slip = desk.get(f"/dossiers/{code}/slips/apology")
-    assert slip.status_code == 200 and "27/11/2026" in slip.get_data(as_text=True)
+    assert slip.status_code == 200 and shown in slip.get_data(as_text=True)
 
 
 def test_apology_only_by_the_departments_handling_the_dossier(app, onestop):
