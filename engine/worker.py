@@ -51,9 +51,16 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[str]:
         .order_by(Instance.updated_at)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+    if session.bind.dialect.name != "postgresql":
+        return list(session.scalars(query))
+    locked = list(session.scalars(query.with_for_update(skip_locked=True)))
+    if not locked:
+        return locked
+    # The IN subquery saw the waits as they were when the statement began: a row another worker was
+    # firing then (and has since committed) is locked here with its timer already gone. Under the lock,
+    # one fresh statement says which still have a due timer; the others are left alone.
+    still_due = set(session.scalars(due.where(Wait.instance_id.in_(locked))))
+    return [instance_id for instance_id in locked if instance_id in still_due]
 
 
 def fire_due_timers(sessions: sessionmaker, now: datetime | None = None, limit: int = 100,
