@@ -188,12 +188,15 @@ _current = threading.local()  # the _Deadline of the run on this thread (guards 
 def _charge(items: int) -> None:
     """Count items built by a guarded operation against the run's allocation budget."""
     run = getattr(_current, 'run', None)
-    if run is not None:
+    if run is not None and items > 0:  # a negative count (lst *= -5) must not refill the budget
         run.items += items
         if run.items > MAX_RUN_ITEMS:
             raise _refuse(f'building more than {MAX_RUN_ITEMS:,} items in one run')
 _BLOCKED_ATTRS = INSPECT_ATTRIBUTES | {  # format strings can reach attributes: '{0.__class__}'
-    'format', 'format_map', 'vformat', 'get_field', 'get_value', 'Formatter', 'mro'}
+    'format', 'format_map', 'vformat', 'get_field', 'get_value', 'Formatter', 'mro',
+    # one C call that allocates or computes without bound: (0).to_bytes(10**9), random.randbytes(10**9),
+    # random.getrandbits(8*10**9), random.choices(.., k=10**8), Decimal('1e99999999').as_integer_ratio()
+    'to_bytes', 'randbytes', 'getrandbits', 'choices', 'as_integer_ratio'}
 
 
 def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
@@ -202,8 +205,11 @@ def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
         raise TypeError('attribute name must be a string')
     if name.startswith('_') or name in _BLOCKED_ATTRS:
         raise _refuse(f'access to attribute {name!r}')
-    if isinstance(obj, (str, bytes)) and name in _SIZED_METHODS:
-        return _SIZED_METHODS[name](obj)
+    if name in _SIZED_METHODS:
+        if isinstance(obj, (str, bytes)):
+            return _SIZED_METHODS[name](obj)
+        if obj in (str, bytes):  # str.ljust('', 10**9): the method taken from the type
+            return _unbound_sized(obj, name)
     return safer_getattr(obj, name, *default) if default else getattr(obj, name)
 
 
@@ -252,6 +258,14 @@ def _join(s: Any) -> Callable[..., Any]:
             _result_check('.join()', sum(map(len, items)) + len(s) * max(len(items) - 1, 0))
         return s.join(items)
     return join
+
+
+def _unbound_sized(kind: type, name: str) -> Callable[..., Any]:
+    def call(s: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(s, kind):
+            return getattr(kind, name)(s, *args, **kwargs)  # the type's own TypeError
+        return _SIZED_METHODS[name](s)(*args, **kwargs)
+    return call
 
 
 _SIZED_METHODS: dict[str, Callable[[Any], Callable[..., Any]]] = {
@@ -362,7 +376,7 @@ def _inplacevar(op: str, a: Any, b: Any) -> Any:
         if ((op == '+=' and isinstance(b, _SEQUENCES) and len(a) + len(b) > MAX_SEQUENCE_LEN)
                 or (op == '*=' and isinstance(b, int) and len(a) * b > MAX_SEQUENCE_LEN)):
             raise _too_big(op)
-        _charge(len(b) if op == '+=' and isinstance(b, _SEQUENCES) else len(a) * b if op == '*=' else 0)
+        _charge(len(b) if op == '+=' and isinstance(b, _SEQUENCES) else max(len(a) * b, 0) if op == '*=' else 0)
         return _INPLACE[op](a, b)
     guard = _INPLACE_GUARDS.get(op)  # for immutable values `a op= b` equals `a = a op b`
     return guard(a, b) if guard else _INPLACE[op](a, b)
@@ -426,22 +440,22 @@ class _ChargedType(type):
     isinstance(x, list), list.append... behave as with the real type."""
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        result = cls.wraps(*args, **kwargs)
+        result = cls._wraps(*args, **kwargs)
         _charge(len(result))
         return result
 
     def __instancecheck__(cls, obj: Any) -> bool:
-        return isinstance(obj, cls.wraps)
+        return isinstance(obj, cls._wraps)
 
     def __subclasscheck__(cls, sub: type) -> bool:
-        return issubclass(sub, cls.wraps)
+        return issubclass(sub, cls._wraps)
 
     def __getattr__(cls, name: str) -> Any:
-        return getattr(cls.wraps, name)
+        return getattr(cls._wraps, name)
 
 
 def _charged_type(real: type) -> type:
-    return _ChargedType(real.__name__, (), {'wraps': real})
+    return _ChargedType(real.__name__, (), {'_wraps': real})  # '_': scripts cannot reach the real type
 
 
 def _safe_sum(iterable: Any, start: Any = 0) -> Any:

@@ -245,10 +245,35 @@ def test_base_exception_cannot_escape_error_handling(env):
     "s = 'a' * 10**6\ns += s * 20",
     "lst = [0] * 10**6\nlst *= 50",
     "x = math.factorial(10**6)",
+    # one C call reached some other way than the guarded operators
+    "s = str.ljust('', 10**9)",
+    "s = getattr(str, 'center')('', 10**9)",
+    "b = (0).to_bytes(10**9, 'big')",
+    "b = random.randbytes(10**9)",
+    "n = random.getrandbits(8 * 10**9)",
+    "c = random.choices(range(2), k=10**8)",
+    "r = Decimal('1e99999999').as_integer_ratio()",
 ])
 def test_resource_bombs_are_refused(env, source):
     with pytest.raises(SandboxViolation, match='not allowed'):
         env.execute(source, {})
+
+
+def test_a_negative_repeat_does_not_refill_the_allocation_budget(env):
+    # lst *= -10**18 empties the list; counted as -10**18 items it would switch the budget off
+    with pytest.raises(SandboxViolation, match='not allowed'):
+        env.execute("lst = [0]\nlst *= -10**18\nfor i in range(30):\n    big = list(range(999_999))", {})
+
+
+def test_the_real_list_type_is_out_of_reach(env):
+    with pytest.raises(AttributeError):
+        env.execute("real = list.wraps", {})  # the charged stand-in keeps it under a private name
+
+
+def test_type_methods_of_str_still_work(env):
+    data = {}
+    env.execute("a = str.ljust('ab', 4, '.')\nb = str.upper('x')\nc = str.join('-', ['a', 'b'])", data)
+    assert data == {'a': 'ab..', 'b': 'X', 'c': 'a-b'}
 
 
 def test_moderate_sizes_still_work(env):
