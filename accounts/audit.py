@@ -181,7 +181,7 @@ def recent(session: Session, *, action: str | None = None, actor: str | None = N
            limit: int = 100, offset: int = 0) -> list[AuditEntry]:
     query = select(AuditEntry)
     if action:
-        query = query.where(AuditEntry.action.startswith(action))
+        query = query.where(AuditEntry.action.startswith(action, autoescape=True))
     if actor:
         query = query.where(AuditEntry.actor == actor)
     return list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)))

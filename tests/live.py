@@ -121,10 +121,14 @@ class Platform:
                  "--access-logfile", "-", "--graceful-timeout", "5", "--timeout", "60", "wsgi:app"],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
-        wait_until(lambda: self.web.poll() is not None or call("GET", self.url + "/healthz", timeout=3).status == 200,
-                   timeout, what="gunicorn /healthz")
-        assert self.web.poll() is None, self.log("gunicorn").read_text()[-3000:]
-        wait_until(lambda: len(self.web_pids()) >= self.web_workers, timeout, what="gunicorn workers")
+        try:
+            wait_until(lambda: self.web.poll() is not None or call("GET", self.url + "/healthz", timeout=3).status == 200,
+                       timeout, what="gunicorn /healthz")
+            assert self.web.poll() is None, self.log("gunicorn").read_text()[-3000:]
+            wait_until(lambda: len(self.web_pids()) >= self.web_workers, timeout, what="gunicorn workers")
+        except BaseException:
+            self.stop()  # a fixture failing before its yield gets no teardown: leave no server behind
+            raise
 
     def web_pids(self) -> list[int]:
         return children_of(self.web.pid) if self.web else []

@@ -401,7 +401,7 @@ def versions(process_id: str):
     _versions_or_404(process_id)
     history = versions_service.version_history(db(), process_id)
     return render_template("designer/versions.html", process_id=process_id, history=history,
-                           name=(history[-1].get("name") if history else None) or process_id)
+                           name=(history[0].get("name") if history else None) or process_id)  # newest first
 
 
 @bp.post("/<process_id>/rollback")

@@ -57,11 +57,12 @@ def visible(code: str) -> Dossier:
 @bp.get("")
 @login_required
 def index():
-    query = select(Dossier).where(dossier_visibility(current_actor()))
+    visible = dossier_visibility(current_actor())
+    query = select(Dossier).where(visible)
     q = (request.args.get("q") or "").strip()[:100]
     status = request.args.get("status", "")
     if q:
-        if db().scalar(select(Dossier.id).where(Dossier.code == q)) is not None:
+        if db().scalar(select(Dossier.id).where(Dossier.code == q, visible)) is not None:
             query = query.where(Dossier.code == q)  # a tracking code: its unique index answers alone
         else:
             escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

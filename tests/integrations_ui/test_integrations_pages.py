@@ -191,6 +191,7 @@ def test_delivery_log_detail_and_redeliver_resets_to_pending(admin, sessions, re
     detail = html_module.unescape(admin.get(f"/admin/integrations/deliveries/{d.id}").get_data(as_text=True))
     assert f'"code": "{dossier.code}"' in detail and f'"id": "{d.event_id}"' in detail  # the payload, pretty
     assert "<td>503</td>" in detail  # the attempt history
+    assert 'HMAC-SHA256 của "<timestamp>.<nội dung>"' in detail  # what to sign, not swallowed as tags
 
     r = admin.post(f"/admin/integrations/deliveries/{d.id}/redeliver", data={
         "csrf_token": csrf(admin, "/admin/integrations/deliveries"),
