@@ -121,8 +121,11 @@ def _existing_answer(session, owner: str, scope: str, key: str, fingerprint: dic
         time.sleep(0.1)
 
 
-def idempotent(scope: str) -> Callable:
-    """Make a creating POST safe to retry with an ``Idempotency-Key`` header (place under @require)."""
+def idempotent(scope: str, secret_fields: tuple[str, ...] = ()) -> Callable:
+    """Make a creating POST safe to retry with an ``Idempotency-Key`` header (place under @require).
+
+    ``secret_fields``: fields of the answer that are secrets shown once (a new token); the stored answer
+    has them as null, so a replay says the resource exists without handing the secret out again."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
@@ -155,6 +158,8 @@ def idempotent(scope: str) -> Callable:
                 except ValueError:
                     payload = {}
                 resource = payload.get("id") or payload.get("code") if isinstance(payload, dict) else None
+                if secret_fields and isinstance(payload, dict):
+                    body = json.dumps({**payload, **{name: None for name in secret_fields if name in payload}})
                 idempotency.record(row, response.status_code, body, str(resource) if resource else None)
                 session.add(row)
                 session.commit()

@@ -456,8 +456,9 @@ class TokenSchema(Schema):
 
 
 class NewTokenSchema(TokenSchema):
-    token = fields.String(metadata={"description": "the secret: shown this once, stored only as a hash",
-                                    "example": "mc_Q3v9kTz2m0b6cH1yVq8hY3QeD7pX1fJ2a9uWlRkS0nE"})
+    token = fields.String(allow_none=True, metadata={
+        "description": "the secret: shown this once, stored only as a hash (null in a replayed answer)",
+        "example": "mc_Q3v9kTz2m0b6cH1yVq8hY3QeD7pX1fJ2a9uWlRkS0nE"})
 
 
 class TokenPageSchema(PageSchema):

@@ -58,12 +58,15 @@ class Tokens(MethodView):
         return paginate(session, query, args["page"], args["page_size"])
 
     @require("read")
-    @idempotent("tokens")
+    @idempotent("tokens", secret_fields=("token",))
     @blp.doc(security=SECURITY)
     @blp.arguments(CreateTokenSchema, example={"name": "national portal sync", "scopes": ["read", "start", "messages"]})
     @blp.response(201, NewTokenSchema)
     def post(self, body: dict):
         """Create a token for myself; the answer's ``token`` is the secret, shown this once.
+
+        A retry with the same ``Idempotency-Key`` answers the same token with ``token: null``: the secret is
+        never stored, not even for the replay.
 
         A token can only hand out scopes it has itself (a token with ``admin`` has them all);
         only administrators set ``rate_limit``."""
@@ -108,5 +111,7 @@ class TokenDetail(MethodView):
         A token may revoke itself; administrators may revoke anyone's. Revoking twice is harmless."""
         session = db()
         row = _visible_token(token_id)
+        if row.user_id != _me().id and "admin" not in g.token_scopes:
+            raise ApiProblem(403, "revoking someone else's token needs a token with the admin scope")
         revoke_token(session, row.id)
         session.commit()

@@ -110,7 +110,8 @@ def emit(session: Session, event_type: str, *, dossier: Dossier | None = None, i
             session.add(Delivery(event_id=event.id, target=sub.target, subscription_id=sub.id, url=sub.url,
                                  dossier_id=event.dossier_id, body=body, status=PENDING, next_attempt_at=now,
                                  created_at=now))
-    feed = settings.current().portal_feed_url
+    cfg = settings.current()
+    feed = cfg.portal_feed_url if cfg.portal_feed_secret else None  # never an unsigned feed
     if feed and dossier is not None and event_type in portal.FEED_EVENT_TYPES:
         history = supplement_history(session, dossier, extra=supplements)
         session.add(Delivery(event_id=event.id, target=PORTAL_TARGET, url=feed, dossier_id=dossier.id,

@@ -45,6 +45,10 @@ def configure(config: Mapping[str, Any]) -> Settings:
         key = f"WEBHOOK_{f.name.upper()}"
         if key in config:
             values[f.name] = type(getattr(_current, f.name))(config[key])
+    if values["portal_feed_url"] and not values["portal_feed_secret"]:
+        # an unsigned (empty-key) feed could be forged by anyone: refuse to start rather than send it
+        raise ValueError("MOTCUA_PORTAL_FEED_URL is set but MOTCUA_PORTAL_FEED_SECRET is not: "
+                         "the portal feed is signed with that secret")
     _current = replace(Settings(), **values)
     return _current
 

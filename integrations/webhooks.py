@@ -65,14 +65,13 @@ def verify(secret: str, timestamp: str | None, body: bytes, signature: str | Non
     """None when the signature is valid and fresh; otherwise what is wrong (for the 401's detail)."""
     if not timestamp or not signature:
         return "sign the request: X-Motcua-Timestamp and X-Motcua-Signature headers are required"
-    try:
-        sent = int(timestamp)
-    except ValueError:
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         return "X-Motcua-Timestamp must be unix seconds"
     now = time.time() if now is None else now
-    if abs(now - sent) > tolerance:
+    if abs(now - int(timestamp)) > tolerance:
         return f"X-Motcua-Timestamp is more than {tolerance} s away from the server's clock"
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature.strip()):
+    # bytes, not str: compare_digest refuses non-ASCII text (a header is latin-1), which would be a 500
+    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.strip().encode("latin-1", "replace")):
         return "the signature does not match the body and timestamp"
     return None
 
@@ -126,6 +125,9 @@ def get_subscription(session: Session, subscription_id: int, actor: Actor) -> We
 def update_subscription(session: Session, sub: WebhookSubscription, changes: dict[str, Any]) -> WebhookSubscription:
     if "url" in changes:
         sub.url = _check_url(changes["url"])
+        # what is still to be sent goes to the new address (a broken or compromised endpoint is replaced)
+        session.execute(update(Delivery).where(Delivery.subscription_id == sub.id, Delivery.status != DELIVERED)
+                        .values(url=sub.url))
     if "event_types" in changes:
         sub.event_types = _check_types(changes["event_types"])
     if "procedure_codes" in changes:
@@ -217,7 +219,9 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
         with _opener.open(request, timeout=timeout) as response:
             return response.status, None
     except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}: {exc.read(300).decode('utf-8', 'replace')}"
+        # the status only: the receiver's body is not kept, or a subscription to an internal address
+        # would read that service's answers back through the delivery log
+        return exc.code, f"HTTP {exc.code}"
     except Exception as exc:  # noqa: BLE001 - any network failure is a failed attempt
         return None, f"{exc.__class__.__name__}: {exc}"[:500]
 
@@ -245,9 +249,11 @@ def claim_due(session: Session, now: datetime, limit: int | None = None) -> list
 
 
 def _secret_for(delivery: Delivery) -> str:
-    if delivery.target == PORTAL_TARGET:
-        return settings.current().portal_feed_secret or ""
-    return delivery.subscription.secret if delivery.subscription is not None else ""
+    secret = (settings.current().portal_feed_secret if delivery.target == PORTAL_TARGET
+              else delivery.subscription.secret if delivery.subscription is not None else None)
+    if not secret:  # never sign with an empty key: anyone could forge that signature
+        raise RuntimeError(f"delivery {delivery.id}: no signing secret for {delivery.target}")
+    return secret
 
 
 def attempt(delivery: Delivery, transport: Transport = http_post, now: float | None = None) -> Outcome:

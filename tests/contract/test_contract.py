@@ -67,6 +67,30 @@ def test_token_lifecycle_over_the_api(client, people, sessions):
     assert client.get(f"/api/v1/tokens/{created['id']}", headers=portal).json["revoked_at"] is not None
 
 
+def test_a_replayed_token_creation_does_not_store_or_repeat_the_secret(client, people, sessions):
+    from engine.models import IdempotencyKey
+
+    headers = {**auth(people["congdvc"]), "Idempotency-Key": "token-once"}
+    first = client.post("/api/v1/tokens", json={"name": "sync", "scopes": ["read"]}, headers=headers)
+    assert first.status_code == 201 and first.json["token"].startswith("mc_")
+    again = client.post("/api/v1/tokens", json={"name": "sync", "scopes": ["read"]}, headers=headers)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json["id"] == first.json["id"] and again.json["token"] is None
+    with sessions() as s:
+        stored = " ".join(row.response_body or "" for row in s.scalars(select(IdempotencyKey)))
+    assert first.json["token"] not in stored
+
+
+def test_someone_elses_token_is_revoked_only_with_the_admin_scope(client, people):
+    victim = client.post("/api/v1/tokens", json={"name": "victim", "scopes": ["read"]},
+                         headers=auth(people["congdvc"])).json
+    admin_read_only = client.post("/api/v1/tokens", json={"name": "dashboard", "scopes": ["read"]},
+                                  headers=auth(people["admin"])).json["token"]
+    r = client.delete(f"/api/v1/tokens/{victim['id']}", headers=auth(admin_read_only))
+    assert r.status_code == 403 and "admin scope" in r.json["detail"]
+    assert client.delete(f"/api/v1/tokens/{victim['id']}", headers=auth(people["admin"])).status_code == 204
+
+
 def test_last_used_is_written_at_most_once_a_minute(client, people, sessions):
     from accounts.models import ApiToken
     from accounts.service import hash_token

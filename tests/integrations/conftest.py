@@ -24,6 +24,7 @@ class Receiver:
     secret: str = ""
     port: int = 0
     status: int = 200
+    reply: bytes = b""  # the body of every answer
     received: list[dict] = field(default_factory=list)  # every request, accepted or not
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -42,7 +43,9 @@ class Receiver:
                     status = receiver.status
                     receiver.received.append({"headers": dict(self.headers), "body": body, "status": status})
                 self.send_response(status)
+                self.send_header("Content-Length", str(len(receiver.reply)))
                 self.end_headers()
+                self.wfile.write(receiver.reply)
 
             def log_message(self, *args):
                 pass

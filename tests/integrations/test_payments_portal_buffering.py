@@ -88,6 +88,11 @@ def test_payment_confirmation_signed_idempotent_and_checked(licence, client):
     assert r.status_code == 422 and "amount" in r.json["errors"]
     raw, headers = signed(body)
     assert client.post("/api/v1/payments/confirmations", data=b"[1,", headers=signed({})[1]).status_code == 401
+    # garbage in the signature headers is a 401 too, never a server error
+    for bad in ({"X-Motcua-Signature": "sha256=\u00e9"}, {"X-Motcua-Timestamp": "1" * 400},
+                {"X-Motcua-Timestamp": "\u0661\u0662"}):
+        r = client.post("/api/v1/payments/confirmations", data=raw, headers={**headers, **bad})
+        assert r.status_code == 401, (bad, r.status_code, r.json)
 
     first = client.post("/api/v1/payments/confirmations", data=raw, headers=headers)
     assert first.status_code == 200, first.json

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from tests.conftest import auth
-from tests.integrations.conftest import submit
+from tests.integrations.conftest import submit, subscribe
 
 HOOK = {"url": "http://127.0.0.1:9/hooks", "event_types": ["dossier.submitted", "dossier.accepted"],
         "procedure_codes": ["9.999001"], "description": "Cổng DVC tỉnh"}
@@ -75,3 +77,36 @@ def test_subscription_changes_over_the_api_are_audited_without_the_secret(onesto
     assert sorted((r.action, r.actor) for r in rows) == [
         ("webhook.create", "congdvc"), ("webhook.delete", "admin"), ("webhook.update", "congdvc")]
     assert all(created["secret"] not in repr(r.details) for r in rows)
+
+
+def test_a_new_url_takes_the_deliveries_still_to_send(onestop, client, people, sessions):
+    from integrations.models import Delivery
+
+    sub = client.post("/api/v1/webhooks", json=HOOK, headers=auth(people["congdvc"])).json
+    with onestop() as s:
+        submit(s)
+    new_url = "http://127.0.0.1:10/new-hooks"
+    assert client.patch(f"/api/v1/webhooks/{sub['id']}", json={"url": new_url},
+                        headers=auth(people["congdvc"])).status_code == 200
+    with sessions() as s:
+        assert {d.url for d in s.scalars(select(Delivery).where(Delivery.subscription_id == sub["id"]))} == {new_url}
+
+
+def test_a_receivers_answer_body_is_not_kept(onestop, receiver, quick_settings, sessions):
+    # else a subscription to an internal address would read that service's answers through the log
+    from sqlalchemy import select
+
+    from integrations import webhooks
+    from integrations.models import Delivery, DeliveryAttempt
+
+    receiver.status = 500
+    receiver.reply = b"internal service secret page"
+    with sessions() as s:
+        subscribe(s, receiver)
+    with onestop() as s:
+        submit(s)
+    webhooks.send_due(sessions)
+    with sessions() as s:
+        [d] = s.scalars(select(Delivery))
+        [a] = s.scalars(select(DeliveryAttempt))
+    assert d.last_error == "HTTP 500" and a.error == "HTTP 500"
