@@ -10,9 +10,10 @@ from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from api.errors import ApiProblem
-from engine.errors import Conflict
+from engine.errors import Conflict, InvalidState
 from integrations import payments
 from server.database import db
 
@@ -82,8 +83,9 @@ def confirm_payment():
     try:
         answer = payments.confirm(session, body)
         session.commit()
-    except (IntegrityError, Conflict) as exc:
-        # the same confirmation arriving twice at once: the loser answers what the winner stored
+    except (IntegrityError, Conflict, InvalidState, StaleDataError) as exc:
+        # the same confirmation arriving twice at once: the loser (a duplicate key, a lost optimistic
+        # lock, or "already paid" seen after the winner committed) answers what the winner stored
         session.rollback()
         answer = payments.replayed(session, body)
         if answer is None:

@@ -141,6 +141,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import delete as delete_rows
 from sqlalchemy import insert as insert_rows
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from dossiers.models import (
@@ -613,17 +615,26 @@ def summarise_inserted(session: Session, dossier_ids: list[str]) -> None:
 
 
 def _apply(session: Session, delta: dict[tuple, dict[str, float]]) -> None:
-    """Add the changes to indicator_days (an UPDATE, or an INSERT for a new day/cell)."""
+    """Add the changes to indicator_days: one upsert per cell (INSERT … ON CONFLICT DO UPDATE), so two
+    transactions opening the same new day/cell at once both count instead of one failing on the key."""
     table = IndicatorDay.__table__
+    dialect = session.get_bind().dialect.name
+    upsert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}.get(dialect)
     for (day, k0, k1), change in delta.items():
         if not any(change.values()):
             continue
-        key = and_(table.c.day == day, table.c.department == k0, table.c.procedure_code == k1)
-        updated = session.execute(update(table).where(key).values(
-            {name: table.c[name] + value for name, value in change.items() if value}))
-        if not updated.rowcount:
-            session.execute(insert_rows(table).values(day=day, department=k0, procedure_code=k1,
-                                                 **(_zero_day() | change)))
+        added = {name: value for name, value in change.items() if value}
+        if upsert is None:  # another database: UPDATE, else INSERT (not safe against that race)
+            key = and_(table.c.day == day, table.c.department == k0, table.c.procedure_code == k1)
+            if not session.execute(update(table).where(key).values(
+                    {name: table.c[name] + value for name, value in added.items()})).rowcount:
+                session.execute(insert_rows(table).values(day=day, department=k0, procedure_code=k1,
+                                                     **(_zero_day() | change)))
+            continue
+        statement = upsert(table).values(day=day, department=k0, procedure_code=k1, **(_zero_day() | change))
+        session.execute(statement.on_conflict_do_update(
+            index_elements=[table.c.day, table.c.department, table.c.procedure_code],
+            set_={name: table.c[name] + value for name, value in added.items()}))
 
 
 def _summary_built(session: Session) -> tuple[bool, bool]:

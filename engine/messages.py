@@ -83,8 +83,10 @@ def buffer_message(session, name: str, *, business_key: str | None, correlation:
     return row
 
 
-def take_buffered(session, name: str, business_key: str | None, data: dict, now):
-    """The oldest unexpired buffered message for an instance now waiting for ``name`` (removed), or None."""
+def find_buffered(session, name: str, business_key: str | None, data: dict, now):
+    """The oldest unexpired buffered message for an instance now waiting for ``name``, or None.
+
+    The caller deletes it once the instance has taken it: a delivery that fails keeps it buffered."""
     from sqlalchemy import or_, select
 
     from engine.models import BufferedMessage
@@ -97,7 +99,6 @@ def take_buffered(session, name: str, business_key: str | None, data: dict, now)
         if row.business_key is None and not row.correlation:
             continue  # a message must say which instance it is for
         if all((data or {}).get(k) == v for k, v in (row.correlation or {}).items()):
-            session.delete(row)
             return row
     return None
 

@@ -9,6 +9,7 @@ a Conflict instead of overwriting. The caller commits (or rolls back).
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Callable
@@ -64,6 +65,7 @@ from engine.parser import (
 from engine.sandbox import MotcuaScriptEngine
 from engine.serialization import restore_instance, serialize_instance, spec_cache
 
+log = logging.getLogger(__name__)
 TIME_BUDGET = "time_budget"  # camunda:property on a user task: working-time budget, e.g. "P2D"
 _INTERNAL_SPECS = (BoundaryEventSplit, BoundaryEventJoin, _EndJoin)
 _COMPLETION_KINDS = ("task_completed", "step_completed", "timer_fired", "message_caught")
@@ -484,7 +486,7 @@ class Runtime:
         if instance.status != WAITING:
             return
         for name in step.new_message_waits:
-            row = messages.take_buffered(self.session, name, instance.business_key, instance.data, self.clock())
+            row = messages.find_buffered(self.session, name, instance.business_key, instance.data, self.clock())
             if row is None:
                 continue
             nxt = _Step(self, instance, None)
@@ -492,8 +494,11 @@ class Runtime:
                               correlations=dict(workflow.correlations))
             try:
                 workflow.send_event(event)
-            except WorkflowException:
+            except WorkflowException as exc:
+                # it stays buffered (until it expires) rather than vanish with a failed delivery
+                log.warning("buffered message %s for instance %s not delivered: %s", name, instance.id, exc)
                 continue
+            self.session.delete(row)  # taken: the same transaction as the step that consumes it
             nxt.log_instance("message_received", detail={"message": name, "payload": row.payload,
                                                         "buffered_at": row.created_at.isoformat()})
             self._advance(instance, workflow, nxt)

@@ -28,16 +28,6 @@ log = logging.getLogger("motcua.worker")
 BATCH = 100  # instances per pass
 
 
-def due_instance_ids(session: Session, now: datetime, limit: int) -> list[str]:
-    rows = session.execute(
-        select(Wait.instance_id, Wait.due_at)
-        .where(Wait.kind == "timer", Wait.due_at <= now)
-        .order_by(Wait.due_at)
-        .limit(limit * 4)
-    )
-    return list(dict.fromkeys(r.instance_id for r in rows))[:limit]
-
-
 def claim_due(session: Session, now: datetime, limit: int) -> list[str]:
     """Lock up to ``limit`` instances with a due timer, in one statement.
 
@@ -74,6 +64,8 @@ def fire_due_timers(sessions: sessionmaker, now: datetime | None = None, limit: 
     with sessions() as session:
         ids = claim_due(session, now, limit)
         runtime = Runtime(session, clock=clock)
+        # SQLite's write lock covers the whole database: hold it for one timer at a time, not a batch
+        one_by_one = session.bind.dialect.name == "sqlite"
         for instance_id in ids:
             savepoint = session.begin_nested()
             try:
@@ -88,6 +80,8 @@ def fire_due_timers(sessions: sessionmaker, now: datetime | None = None, limit: 
             except Exception:
                 savepoint.rollback()
                 log.exception("timer for instance %s failed", instance_id)
+            if one_by_one:
+                session.commit()
         session.commit()
     return fired
 

@@ -14,6 +14,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -67,9 +68,9 @@ def backup(url: str, target: Path) -> Path:
         if not source.exists():
             raise BackupError(f"{source} does not exist")
         partial = target.with_name(target.name + ".partial")
-        with sqlite3.connect(source) as src, sqlite3.connect(partial) as dest:
+        # closing(): sqlite3's own context manager only commits, it does not close
+        with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(partial)) as dest:
             src.backup(dest)
-        dest.close()
         partial.replace(target)  # a backup file is either complete or absent
         return target
     if url.startswith("postgresql"):
@@ -90,13 +91,11 @@ def restore(url: str, source: Path) -> None:
         target = _sqlite_path(url)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with sqlite3.connect(source) as src:
+            with closing(sqlite3.connect(source)) as src:
                 if src.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                     raise BackupError(f"{source} is not a sound SQLite backup")
-                with sqlite3.connect(target) as dest:
+                with closing(sqlite3.connect(target)) as dest:
                     src.backup(dest)
-                dest.close()
-            src.close()
         except sqlite3.DatabaseError as exc:
             raise BackupError(f"{source} is not an SQLite backup ({exc})") from None
         return
