@@ -269,7 +269,7 @@ class BufferedMessage(Base):
     name: Mapped[str] = mapped_column(String(255))
     business_key: Mapped[str | None] = mapped_column(String(255))
     correlation: Mapped[dict[str, Any] | None] = mapped_column(JSONText)
-    payload: Mapped[Any] = mapped_column(JSONText)
+    payload: Mapped[Any | None] = mapped_column(JSONText, nullable=True)  # as migration 0007
     sent_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

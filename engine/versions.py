@@ -445,6 +445,13 @@ def rollback(session: Session, process_id: str, version: int, actor: str, note: 
     latest = latest_version(session, process_id)
     if latest.version == target.version:
         raise InvalidState(f"version {version} is already the latest version of {process_id!r}")
+    # the old file is deployed whole: any other process it declares would be reverted along, silently
+    others = sorted(set(session.scalars(select(ProcessVersion.process_id).where(
+        ProcessVersion.file_id == target.file_id, ProcessVersion.process_id != process_id))))
+    if others:
+        raise InvalidState(f"version {version} of {process_id!r} is in a file that also declares "
+                           f"{', '.join(others)}: a rollback would change those too; deploy the file you want "
+                           "instead (upload or the modeler)")
     text = f"rollback to version {version}" + (f": {note.strip()}" if (note or "").strip() else "")
     return deploy(
         session, [(target.file.name, target.file.content.encode("utf-8"))], actor, note=text, source=source,

@@ -13,9 +13,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, or_, select
 from sqlalchemy.orm import Session
 
+from accounts.models import User
 from dossiers.models import STATUS_NAMES, Dossier
 from dossiers.service import step_dossier
 from engine import hooks
@@ -103,7 +104,12 @@ def emit(session: Session, event_type: str, *, dossier: Dossier | None = None, i
     session.add(event)
     body = _canonical(event.payload)
     subscriptions = session.scalars(
-        select(WebhookSubscription).where(WebhookSubscription.active.is_(True)).order_by(WebhookSubscription.id)
+        select(WebhookSubscription).where(
+            WebhookSubscription.active.is_(True),
+            # a deactivated owner's subscriptions stop receiving dossier data with the account
+            or_(WebhookSubscription.owner.is_(None),
+                WebhookSubscription.owner.in_(select(User.username).where(User.is_active.is_(True)))))
+        .order_by(WebhookSubscription.id)
     )
     for sub in subscriptions:
         if sub.wants(event_type, event.procedure_code):

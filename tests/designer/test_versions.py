@@ -180,3 +180,29 @@ def test_round_trip_of_a_camunda_modeler_file(library):
     assert root.find(".//{http://camunda.org/schema/1.0/bpmn}taskListener") is not None
     assert root.find(".//{http://www.omg.org/spec/BPMN/20100524/DI}BPMNDiagram") is not None
     assert diff_xml("residence_confirmation_cm", content, xml)["xml_diff"] == ""
+
+
+def _two_processes(label: str) -> bytes:
+    def process(pid: str) -> str:
+        return (f'<bpmn:process id="{pid}" isExecutable="true">'
+                f'<bpmn:startEvent id="{pid}_s"><bpmn:outgoing>{pid}_f1</bpmn:outgoing></bpmn:startEvent>'
+                f'<bpmn:userTask id="{pid}_t" name="{label}"><bpmn:incoming>{pid}_f1</bpmn:incoming>'
+                f'<bpmn:outgoing>{pid}_f2</bpmn:outgoing></bpmn:userTask>'
+                f'<bpmn:endEvent id="{pid}_e"><bpmn:incoming>{pid}_f2</bpmn:incoming></bpmn:endEvent>'
+                f'<bpmn:sequenceFlow id="{pid}_f1" sourceRef="{pid}_s" targetRef="{pid}_t"/>'
+                f'<bpmn:sequenceFlow id="{pid}_f2" sourceRef="{pid}_t" targetRef="{pid}_e"/></bpmn:process>')
+    return ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions '
+            'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="http://motcua.vn/t">'
+            + process("pair_a") + process("pair_b") + '</bpmn:definitions>').encode()
+
+
+def test_a_rollback_never_reverts_another_process_of_the_same_file(library):
+    from engine.deployments import deploy
+
+    with library() as s:
+        deploy(s, [("pair.bpmn", _two_processes("một"))], "designer", note="v1")
+        deploy(s, [("pair.bpmn", _two_processes("hai"))], "designer", note="v2")
+        s.commit()
+        with pytest.raises(InvalidState, match="also declares pair_b"):
+            rollback(s, "pair_a", 1, "admin", None)
+        assert [v["version"] for v in version_history(s, "pair_b")] == [2, 1]

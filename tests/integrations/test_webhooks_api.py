@@ -110,3 +110,17 @@ def test_a_receivers_answer_body_is_not_kept(onestop, receiver, quick_settings, 
         [d] = s.scalars(select(Delivery))
         [a] = s.scalars(select(DeliveryAttempt))
     assert d.last_error == "HTTP 500" and a.error == "HTTP 500"
+
+
+def test_a_deactivated_owners_subscription_receives_nothing_more(onestop, receiver, sessions):
+    from accounts.models import User
+    from integrations.models import Delivery
+
+    with sessions() as s:
+        subscribe(s, receiver)  # owned by congdvc
+        s.scalar(select(User).where(User.username == "congdvc")).is_active = False
+        s.commit()
+    with onestop() as s:
+        submit(s)
+    with sessions() as s:
+        assert s.scalars(select(Delivery)).all() == []
