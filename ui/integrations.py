@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import secrets
 from typing import Any
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import session as flask_session
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -151,10 +153,27 @@ def _webhooks_page(values: dict | None = None, errors: dict | None = None, creat
     response = make_response(render_template(
         "integrations/webhooks.html", subscriptions=subs, counts=_open_counts(session),
         type_labels=event_type_labels(), procedures=_procedures(), values=values or {"event_types": []},
-        errors=errors or {}, created=created, section="integrations"), status)
+        errors=errors or {}, created=created, form_nonce=_new_form_nonce(), section="integrations"), status)
     if created is not None:
         response.headers["Cache-Control"] = "no-store"  # the secret must not stay in a cache
     return response
+
+
+def _new_form_nonce() -> str:
+    """A one-time value for the create form: the answer to a create is a page (it shows the secret once),
+    so a reload would post the form again; a used value is refused instead of making a second subscription."""
+    nonce = secrets.token_urlsafe(16)
+    flask_session["webhook_form_nonces"] = [*flask_session.get("webhook_form_nonces", [])[-4:], nonce]
+    return nonce
+
+
+def _take_form_nonce() -> bool:
+    issued = flask_session.get("webhook_form_nonces", [])
+    nonce = request.form.get("form_nonce")
+    if nonce not in issued:
+        return False
+    flask_session["webhook_form_nonces"] = [n for n in issued if n != nonce]
+    return True
 
 
 @bp.get("/webhooks")
@@ -190,6 +209,10 @@ def _read_subscription_form() -> tuple[dict, dict]:
 @bp.post("/webhooks")
 @roles_required(ROLE_ADMIN)
 def subscription_create():
+    if not _take_form_nonce():
+        flash(_("Biểu mẫu này đã được gửi (hoặc đã cũ): không tạo thêm đăng ký nào. Kiểm tra danh sách bên dưới."),
+              "error")
+        return redirect(url_for(".subscriptions"), 303)
     values, errors = _read_subscription_form()
     if not errors:
         session = db()

@@ -7,14 +7,14 @@ import logging
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from accounts.audit import AuditEntry
 from engine.actors import Actor
 from integrations import settings, webhooks
 from integrations.models import DEAD, FAILED, PENDING, PORTAL_TARGET, Delivery, DeliveryAttempt, WebhookSubscription
 from tests.integrations.conftest import receiver, submit  # noqa: F401 - receiver is a fixture
-from tests.ui.helpers import csrf, sign_in
+from tests.ui.helpers import csrf, csrf_of, sign_in
 
 ADMIN = Actor("admin", frozenset({"admin"}))
 PAGES = ["/admin/integrations/webhooks", "/admin/integrations/deliveries"]
@@ -91,15 +91,21 @@ def test_signed_out_visitor_is_sent_to_sign_in(app, onestop):
 
 
 # ----------------------------------------------------------------- subscriptions
+def _form_tokens(client) -> dict:
+    """The create form's CSRF token and its one-time value, read from the page."""
+    page = client.get("/admin/integrations/webhooks").get_data(as_text=True)
+    return {"csrf_token": csrf_of(page), "form_nonce": re.search(r'name="form_nonce" value="([^"]+)"', page).group(1)}
+
+
 def test_create_shows_the_secret_once_and_never_on_the_list(admin, sessions, caplog):
     caplog.set_level(logging.INFO, logger="motcua.audit")
     page = admin.get("/admin/integrations/webhooks").get_data(as_text=True)
     assert 'value="dossier.accepted"' in page and "Tiếp nhận hồ sơ, hẹn ngày trả" in page
     assert '<option value="9.999001"' in page  # the procedure filter offers the catalogue
-    r = admin.post("/admin/integrations/webhooks", data={
-        "csrf_token": csrf(admin, "/admin/integrations/webhooks"), "url": "https://dvc.example.vn/motcua/hooks",
-        "event_types": ["dossier.accepted", "dossier.paid"], "procedure_code": "9.999001",
-        "description": "Cổng DVC tỉnh"})
+    form = {**_form_tokens(admin), "url": "https://dvc.example.vn/motcua/hooks",
+            "event_types": ["dossier.accepted", "dossier.paid"], "procedure_code": "9.999001",
+            "description": "Cổng DVC tỉnh"}
+    r = admin.post("/admin/integrations/webhooks", data=form)
     assert r.status_code == 201
     assert r.headers["Cache-Control"] == "no-store"
     with sessions() as s:
@@ -118,6 +124,11 @@ def test_create_shows_the_secret_once_and_never_on_the_list(admin, sessions, cap
     assert sub.secret not in str(audit_rows[0].details)
     assert any("action=webhook.create" in m.getMessage() and sub.secret not in m.getMessage()
                for m in caplog.records if m.name == "motcua.audit")
+    # a reload of the answer posts the same form again: refused, no second subscription
+    again = admin.post("/admin/integrations/webhooks", data=form)
+    assert again.status_code == 303 and again.location.endswith("/admin/integrations/webhooks")
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(WebhookSubscription)) == 1
 
 
 @pytest.mark.parametrize(("data", "field"), [
@@ -129,8 +140,7 @@ def test_create_shows_the_secret_once_and_never_on_the_list(admin, sessions, cap
     ({"url": "http://127.0.0.1:9/x", "event_types": "*", "procedure_code": "0.000000"}, "procedure_code"),
 ])
 def test_create_refuses_bad_input_next_to_the_field(admin, sessions, data, field):
-    r = admin.post("/admin/integrations/webhooks",
-                   data={**data, "csrf_token": csrf(admin, "/admin/integrations/webhooks")})
+    r = admin.post("/admin/integrations/webhooks", data={**data, **_form_tokens(admin)})
     assert r.status_code == 422
     assert f'id="e-{field}"' in r.get_data(as_text=True)
     with sessions() as s:
