@@ -90,6 +90,11 @@ class MigrationEntrySchema(Schema):
     status = fields.String(allow_none=True)
     can_move = fields.Boolean()
     reason = fields.String()
+    reason_code = fields.String(metadata={"description": "the reason as a code (can_move, step_removed, …): "
+                                                         "word it in your own language with reason_params",
+                                          "example": "step_removed"})
+    reason_params = fields.Dict(metadata={"example": {"step": "'Thẩm định' (review)", "version": 2}})
+    notes = fields.List(fields.Dict(), metadata={"description": "remarks on a move: [{code, params}]"})
 
 
 class MigrationResultSchema(Schema):

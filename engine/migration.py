@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Any
 
 from SpiffWorkflow.bpmn.specs.defaults import ParallelGateway
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -42,8 +43,39 @@ MOVABLE_STATUSES = (RUNNING, WAITING, SUSPENDED, ERROR)  # listed; error ones ar
 _ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
 
+# Why an instance can or cannot move: a code with parameters (the web app words it in the user's
+# language) and this English text (the API, the CLI, logs).
+REASONS = {
+    "can_move": "can move",
+    "in_error": "the instance is in error: fix it and retry it first",
+    "engine_failed": "the engine could not move it: {error}",
+    "step_removed": "the step {step} where it is now does not exist in version {version}",
+    "kind_changed": "the step {step} where it is now is a different kind of element in version {version}",
+    "message_changed": "{step} waits for {old}; in version {version} it waits for {new}",
+    "passed_removed": "the step {step} it already passed does not exist in version {version}, so its history "
+                      "cannot be kept",
+    "subprocess_not_called": "it is inside the subprocess {name}, which version {version} does not call",
+    "subprocess_changed": "it is inside the subprocess {name}, whose diagram differs in version {version}; "
+                          "move it once it has left the subprocess",
+    "history_lost": "{count} step(s) of its history have no element in version {version}",
+    "join_unreachable": "in version {version} the parallel join {join} also waits for {branch}, which this "
+                        "instance can no longer reach: it would wait there forever",
+    "not_running": "no running instance {instance} of {process} on another version",
+    "changed_meanwhile": "it changed meanwhile; not moved",
+    "next_step_failed": "its next step failed on version {version}: {error}",
+    "not_moved": "not moved: {error}",
+    "timer_restarts": "timer {timer} restarts with its new definition",
+}
+
+
+def reason_text(code: str, params: dict[str, Any] | None = None) -> str:
+    return REASONS[code].format(**(params or {}))
+
+
 class _CannotMove(Exception):
-    pass
+    def __init__(self, code: str, **params: Any):
+        self.code, self.params = code, params
+        super().__init__(reason_text(code, params))
 
 
 @dataclass
@@ -51,8 +83,14 @@ class _Prepared:
     instance: Instance
     workflow: object = None
     reason: str = ""
+    reason_code: str = ""
+    reason_params: dict[str, Any] = field(default_factory=dict)
     can_move: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)  # {"code": …, "params": {…}}
+
+    def say(self, code: str, **params: Any) -> None:
+        self.reason_code, self.reason_params = code, params
+        self.reason = reason_text(code, params)
 
 
 def _target(session: Session, process_id: str, to_version: int) -> ProcessVersion:
@@ -97,22 +135,24 @@ def _prepare(session: Session, runtime, instance: Instance, target: ProcessVersi
     """Migrate the instance's workflow in memory; ``can_move`` and ``reason`` say whether it is safe."""
     out = _Prepared(instance)
     if instance.status == ERROR:
-        out.reason = "the instance is in error: fix it and retry it first"
+        out.say("in_error")
         return out
     try:
         out.workflow = _migrate_in_memory(session, runtime, instance, target, out.notes)
     except _CannotMove as exc:
-        out.reason = str(exc)
+        out.say(exc.code, **exc.params)
         return out
     except Exception as exc:  # noqa: BLE001 - any engine failure means "not safe", said plainly
-        out.reason = f"the engine could not move it: {exc}"
+        out.say("engine_failed", error=str(exc))
         return out
     out.can_move = True
-    out.reason = "can move" + (f" ({'; '.join(out.notes)})" if out.notes else "")
+    out.say("can_move")
+    if out.notes:
+        out.reason += " (" + "; ".join(reason_text(n["code"], n["params"]) for n in out.notes) + ")"
     return out
 
 
-def _migrate_in_memory(session: Session, runtime, instance: Instance, target: ProcessVersion, notes: list[str]):
+def _migrate_in_memory(session: Session, runtime, instance: Instance, target: ProcessVersion, notes: list[dict]):
     version = target.version
     workflow = runtime._restore(instance)
     new_spec, new_subs = _specs(session, target.id)
@@ -124,22 +164,20 @@ def _migrate_in_memory(session: Session, runtime, instance: Instance, target: Pr
         if task.task_spec.bpmn_id is None:
             continue  # engine-internal specs (boundary splits, joins of the engine) follow their element
         if task in removed:
-            raise _CannotMove(f"the step {_name(task.task_spec)} where it is now does not exist in version {version}")
+            raise _CannotMove("step_removed", step=_name(task.task_spec), version=version)
         new = top_diff.alignment.get(task)
         if new is not None and type(new) is not type(task.task_spec):
-            raise _CannotMove(f"the step {_name(task.task_spec)} where it is now is a different kind of element "
-                              f"in version {version}")
+            raise _CannotMove("kind_changed", step=_name(task.task_spec), version=version)
         old_def = getattr(task.task_spec, "event_definition", None)
         new_def = getattr(new, "event_definition", None)
         waits_for_message = (task.state == TaskState.WAITING and old_def is not None
                              and not isinstance(old_def, TimerEventDefinition))
         if waits_for_message and getattr(old_def, "name", None) != getattr(new_def, "name", None):
-            raise _CannotMove(f"{_name(task.task_spec)} waits for {getattr(old_def, 'name', '?')!r}; in version "
-                              f"{version} it waits for {getattr(new_def, 'name', None)!r}")
+            raise _CannotMove("message_changed", step=_name(task.task_spec), old=repr(getattr(old_def, "name", "?")),
+                              new=repr(getattr(new_def, "name", None)), version=version)
     passed = [t for t in removed if t.state == TaskState.COMPLETED and t.task_spec.bpmn_id is not None]
     if passed:
-        raise _CannotMove(f"the step {_name(passed[0].task_spec)} it already passed does not exist in version "
-                          f"{version}, so its history cannot be kept")
+        raise _CannotMove("passed_removed", step=_name(passed[0].task_spec), version=version)
 
     for sp_id, sp in workflow.subprocesses.items():
         if sp.is_completed():
@@ -147,11 +185,10 @@ def _migrate_in_memory(session: Session, runtime, instance: Instance, target: Pr
         diff = sp_diffs.get(sp_id)
         spec_name = sp.spec.name
         if diff is None:
-            raise _CannotMove(f"it is inside the subprocess {spec_name!r}, which version {version} does not call")
+            raise _CannotMove("subprocess_not_called", name=repr(spec_name), version=version)
         old_sub = workflow.subprocess_specs.get(spec_name)
         if old_sub is not None and _spec_json(old_sub) != _spec_json(new_subs[spec_name]):
-            raise _CannotMove(f"it is inside the subprocess {spec_name!r}, whose diagram differs in version {version}; "
-                              "move it once it has left the subprocess")
+            raise _CannotMove("subprocess_changed", name=repr(spec_name), version=version)
 
     _check_joins(workflow, top_diff, new_spec, version)
 
@@ -170,13 +207,13 @@ def _migrate_in_memory(session: Session, runtime, instance: Instance, target: Pr
             if definition.expression == kept[0]:
                 task.internal_data.update(kept[1])
             else:
-                notes.append(f"timer {public_id(task.task_spec.bpmn_id)!r} restarts with its new definition")
+                notes.append({"code": "timer_restarts", "params": {"timer": repr(public_id(task.task_spec.bpmn_id))}})
 
     # the state must restore against the target version alone, with every task's spec found
     restored = restore_instance(serialize_instance(workflow), new_spec, new_subs, script_engine=runtime.script_engine)
     lost = [t for t in restored.tasks.values() if t.task_spec is None]
     if lost:
-        raise _CannotMove(f"{len(lost)} step(s) of its history have no element in version {version}")
+        raise _CannotMove("history_lost", count=len(lost), version=version)
     return restored
 
 
@@ -210,10 +247,8 @@ def _check_joins(workflow, top_diff, new_spec, version: int) -> None:
             continue
         for branch in spec.inputs:
             if branch.name not in reachable and branch.name not in done:
-                raise _CannotMove(
-                    f"in version {version} the parallel join {_name(spec)} also waits for {_name(_element(branch))}, "
-                    "which this instance can no longer reach: it would wait there forever"
-                )
+                raise _CannotMove("join_unreachable", version=version, join=_name(spec),
+                                  branch=_name(_element(branch)))
 
 
 def _element(spec):
@@ -226,8 +261,8 @@ def _element(spec):
 def _entry(prepared: _Prepared, target: ProcessVersion, item: Instance | str) -> dict:
     if isinstance(item, str):
         return {"instance_id": item, "business_key": None, "from_version": None, "to_version": target.version,
-                "status": None, "can_move": False,
-                "reason": f"no running instance {item} of {target.process_id!r} on another version"}
+                "status": None, "can_move": False, **_said("not_running", instance=item,
+                                                           process=repr(target.process_id))}
     return {
         "instance_id": item.id,
         "business_key": item.business_key,
@@ -236,7 +271,14 @@ def _entry(prepared: _Prepared, target: ProcessVersion, item: Instance | str) ->
         "status": item.status,
         "can_move": prepared.can_move,
         "reason": prepared.reason,
+        "reason_code": prepared.reason_code,
+        "reason_params": prepared.reason_params,
+        "notes": prepared.notes,
     }
+
+
+def _said(code: str, **params: Any) -> dict[str, Any]:
+    return {"reason": reason_text(code, params), "reason_code": code, "reason_params": params, "notes": []}
 
 
 def plan_migration(session: Session, process_id: str, to_version: int,
@@ -279,7 +321,7 @@ def migrate_instances(session: Session, process_id: str, to_version: int, instan
         runtime = Runtime(session)
         instance = session.get(Instance, instance_id)
         if instance is None or instance.status not in MOVABLE_STATUSES or instance.version_id == target.id:
-            skipped.append({**_entry(_Prepared(item), target, item), "reason": "it changed meanwhile; not moved"})
+            skipped.append({**_entry(_Prepared(item), target, item), **_said("changed_meanwhile")})
             continue
         prepared = _prepare(session, runtime, instance, target)
         entry = _entry(prepared, target, instance)
@@ -296,7 +338,7 @@ def migrate_instances(session: Session, process_id: str, to_version: int, instan
                                                   "actor": who.username})
             runtime._advance(instance, workflow, step)
             if step.error is not None:
-                raise _CannotMove(f"its next step failed on version {target.version}: {step.error}")
+                raise _CannotMove("next_step_failed", version=target.version, error=str(step.error))
             _refresh_open_tasks(session, runtime, instance, workflow)
             runtime._persist(instance, workflow, step)
             session.commit()
@@ -304,7 +346,10 @@ def migrate_instances(session: Session, process_id: str, to_version: int, instan
         except Exception as exc:  # noqa: BLE001 - one instance must not stop the rest
             session.rollback()
             message = exc.message if isinstance(exc, EngineError) else str(exc)
-            skipped.append({**entry, "can_move": False, "reason": f"not moved: {message}"})
+            if isinstance(exc, _CannotMove):
+                skipped.append({**entry, "can_move": False, **_said(exc.code, **exc.params)})
+            else:
+                skipped.append({**entry, "can_move": False, **_said("not_moved", error=message)})
     return {"to_version": target.version, "moved": moved, "skipped": skipped}
 
 

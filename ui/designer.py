@@ -43,6 +43,7 @@ from engine.lint import lint
 from engine.models import FINISHED_STATUSES, DecisionVersion, Department, Instance, ProcessVersion
 from engine.parser import BPMN_NS
 from server.database import db
+from ui.migration_reasons import reason_of
 from ui.security import current_actor, roles_required
 
 bp = Blueprint("studio", __name__, url_prefix="/designer")
@@ -485,7 +486,8 @@ def migrate(process_id: str):
     to_v = _version_arg("to", versions, versions[-1].version)
     plan = migration_service.plan_migration(db(), process_id, to_v)
     return render_template("designer/migrate.html", process_id=process_id, plan=plan, to_v=to_v,
-                           numbers=[v.version for v in versions], name=versions[-1].name or process_id)
+                           numbers=[v.version for v in versions], name=versions[-1].name or process_id,
+                           reason_of=reason_of)
 
 
 @bp.post("/<process_id>/migrate")
@@ -511,5 +513,5 @@ def migrate_post(process_id: str):
     flash(_("Đã chuyển %(n)s hồ sơ sang phiên bản %(v)s.", n=len(moved), v=to_v), "success")
     for entry in skipped[:10]:
         flash(_("Không chuyển %(code)s: %(why)s", code=entry.get("business_key") or entry.get("instance_id"),
-                why=entry.get("reason") or "?"), "error")
+                why=reason_of(entry) or "?"), "error")
     return back

@@ -353,6 +353,14 @@ def test_the_migration_page_dry_runs_then_moves_the_dossiers_that_can(designer, 
     rows = dict(re.findall(r'<tr data-instance="([^"]+)" class="(can-move|cannot-move)"', html))
     assert sorted(rows.values()) == ["can-move", "cannot-move"]
     assert waiting in html and in_review in html
+    # the reasons in the user's language: Vietnamese here, English after switching
+    assert "Có thể chuyển" in html and "cổng song song" in html and "chờ mãi" in html
+    designer.post("/language/en", data={"csrf_token": csrf(designer, f"/designer/{BIRTH}/migrate"),
+                                        "next": f"/designer/{BIRTH}/migrate"})
+    english = designer.get(f"/designer/{BIRTH}/migrate").get_data(as_text=True)
+    assert "Can move" in english and "wait there forever" in english
+    designer.post("/language/vi", data={"csrf_token": csrf(designer, f"/designer/{BIRTH}/migrate"),
+                                        "next": f"/designer/{BIRTH}/migrate"})
     movable = [i for i, kind in rows.items() if kind == "can-move"]
     token = csrf(designer, f"/designer/{BIRTH}/migrate")
     r = designer.post(f"/designer/{BIRTH}/migrate?to=2", data={"csrf_token": token})
