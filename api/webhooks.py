@@ -14,7 +14,6 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from accounts import audit
 from api.auth import current_actor, require
 from api.contract import idempotent
 from api.pagination import PageArgs, order_clauses, paginate, sort_field
@@ -179,8 +178,8 @@ class Subscriptions(MethodView):
                                            procedure_codes=body.get("procedure_codes"),
                                            description=body.get("description"), owner=current_actor())
         session.flush()
-        audit.record(session, "webhook.create", f"webhook:{sub.id}", actor=current_actor().username,
-                     details={"url": sub.url, "event_types": sub.event_types, "procedure_codes": sub.procedure_codes})
+        webhooks.audit_change(session, "webhook.create", f"webhook:{sub.id}", current_actor().username,
+                              url=sub.url, event_types=sub.event_types, procedure_codes=sub.procedure_codes)
         session.commit()
         return sub
 
@@ -208,8 +207,8 @@ class SubscriptionDetail(MethodView):
         session = db()
         sub = webhooks.update_subscription(session, webhooks.get_subscription(session, subscription_id,
                                                                               current_actor()), body)
-        audit.record(session, "webhook.update", f"webhook:{sub.id}", actor=current_actor().username,
-                     details={"changed": sorted(body), "url": sub.url, "active": sub.active})
+        webhooks.audit_change(session, "webhook.update", f"webhook:{sub.id}", current_actor().username,
+                              changed=sorted(body), url=sub.url, active=sub.active)
         session.commit()
         return sub
 
@@ -222,8 +221,8 @@ class SubscriptionDetail(MethodView):
         Its deliveries and their attempts are deleted with it; nothing more is sent to its URL."""
         session = db()
         sub = webhooks.get_subscription(session, subscription_id, current_actor())
-        audit.record(session, "webhook.delete", f"webhook:{sub.id}", actor=current_actor().username,
-                     details={"url": sub.url})
+        webhooks.audit_change(session, "webhook.delete", f"webhook:{sub.id}", current_actor().username,
+                              url=sub.url)
         session.delete(sub)
         session.commit()
 

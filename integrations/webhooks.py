@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from accounts import audit
 from engine.actors import Actor
 from engine.db import utcnow
 from engine.errors import EngineError, Forbidden, InvalidState, NotFound
@@ -49,6 +50,7 @@ from integrations.models import (
 )
 
 log = logging.getLogger("motcua.webhooks")
+audit_log = logging.getLogger("motcua.audit")
 SIGNATURE_PREFIX = "sha256="
 
 
@@ -120,6 +122,14 @@ def get_subscription(session: Session, subscription_id: int, actor: Actor) -> We
     if sub is None:
         raise NotFound(f"webhook subscription {subscription_id} not found")
     return sub
+
+
+def audit_change(session: Session, action: str, target: str, actor: str, **details: Any) -> None:
+    """A change to webhooks by the API or the admin pages: an audit row in the same transaction and one
+    ``motcua.audit`` line; never a secret."""
+    audit.record(session, action, target, actor=actor, details=details or None)
+    extra = "".join(f" {key}={value!r}" for key, value in details.items())
+    audit_log.info("by=%s action=%s target=%r%s", actor, action, target, extra)
 
 
 def update_subscription(session: Session, sub: WebhookSubscription, changes: dict[str, Any]) -> WebhookSubscription:

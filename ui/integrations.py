@@ -9,7 +9,6 @@ Every change goes to the audit log (database row + ``motcua.audit`` line), never
 from __future__ import annotations
 
 import json
-import logging
 import math
 import secrets
 from typing import Any
@@ -20,7 +19,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from accounts import audit as audit_service
 from dossiers.procedures import all_procedures
 from engine.actors import ROLE_ADMIN
 from engine.errors import EngineError, Forbidden, InvalidState, NotFound
@@ -42,7 +40,6 @@ from server.extensions import login_manager
 from ui.security import current_actor, roles_required
 
 bp = Blueprint("integrations_admin", __name__, url_prefix="/admin/integrations")
-audit = logging.getLogger("motcua.audit")
 
 PAGE_SIZE = 50
 URL_MAX = 2000
@@ -99,10 +96,7 @@ def _receiver(delivery: Delivery) -> str:
 
 # ------------------------------------------------------------------- helpers
 def _audit(action: str, target: str, **details: Any) -> None:
-    """A row in the audit log (same transaction as the change) and one ``motcua.audit`` line; never a secret."""
-    audit_service.record(db(), action, target, actor=current_user.username, details=details or None)
-    extra = "".join(f" {key}={value!r}" for key, value in details.items())
-    audit.info("by=%s action=%s target=%r%s", current_user.username, action, target, extra)
+    webhooks.audit_change(db(), action, target, current_user.username, **details)
 
 
 def _subscription_or_404(subscription_id: int) -> WebhookSubscription:
