@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from urllib.request import urlopen
 import pytest
 
 from tests.conftest import fixture_bytes
+from tests.live import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -43,12 +43,6 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "browser: drives Debian's Chromium (Playwright) against a live gunicorn server"
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -86,7 +80,7 @@ def gunicorn(database_url, tmp_path_factory) -> Iterator[LiveServer]:
     Each test still starts from a clean database, seeded again (see `live_server`). Mind the sign-in
     rate limit of the app (10 POSTs a minute per worker): a module signs people in only as its tests need.
     """
-    port = _free_port()
+    port = free_port()
     workdir = tmp_path_factory.mktemp("gunicorn")
     instance = workdir / "instance"
     instance.mkdir()

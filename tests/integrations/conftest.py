@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,6 +14,7 @@ from dossiers import service
 from engine.db import utcnow
 from integrations import settings, webhooks
 from tests.dossiers.conftest import APPLICANT, PORTAL
+from tests.live import free_port
 
 
 @dataclass
@@ -65,12 +65,6 @@ class Receiver:
         """The requests answered 2xx, as (event id, parsed body), in arrival order."""
         return [{"id": r["headers"]["X-Motcua-Event-Id"], "body": json.loads(r["body"]), "headers": r["headers"]}
                 for r in self.received if 200 <= r["status"] < 300]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

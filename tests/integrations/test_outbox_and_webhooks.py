@@ -16,7 +16,8 @@ from dossiers import lateness, service
 from integrations import settings, webhooks
 from integrations.models import DEAD, DELIVERED, FAILED, Delivery, DeliveryAttempt, OutboxEvent
 from tests.dossiers.conftest import DESK, LEADER, PORTAL, SPECIALIST, complete, vn
-from tests.integrations.conftest import Clock, Receiver, free_port, submit, subscribe
+from tests.integrations.conftest import Clock, Receiver, submit, subscribe
+from tests.live import free_port
 
 
 def event_types(session, dossier) -> list[str]:
