@@ -28,24 +28,15 @@ def vn_iso_date(value) -> str:
     return "" if value is None else str(value)
 
 
-def _newstyle(func):
+def _newstyle(func, plural: bool = False):
     """What Jinja's i18n extension does with newstyle=True: the text is markup when autoescaping, and the
-    %(name)s values (escaped) are filled in."""
+    %(name)s values (escaped) are filled in; ngettext(singular, plural, num) also offers %(num)s."""
 
     @pass_context
     def translate(context, *args, **variables):
+        if plural:
+            variables.setdefault("num", args[2])
         text = func(*args)
-        if context.eval_ctx.autoescape:
-            text = Markup(text)  # noqa: S704 - our own catalogue, as Jinja's newstyle gettext does
-        return text % variables
-    return translate
-
-
-def _newstyle_plural(func):
-    @pass_context
-    def translate(context, singular, plural, num, **variables):
-        variables.setdefault("num", num)
-        text = func(singular, plural, num)
         if context.eval_ctx.autoescape:
             text = Markup(text)  # noqa: S704 - our own catalogue, as Jinja's newstyle gettext does
         return text % variables
@@ -117,7 +108,7 @@ def init_app(app: Flask) -> None:
         translations = get_translations()
         return {"lang": _locale(), "current_path": request.full_path.rstrip("?"),
                 "gettext": _newstyle(translations.ugettext),
-                "ngettext": _newstyle_plural(translations.ungettext)}
+                "ngettext": _newstyle(translations.ungettext, plural=True)}
 
     @app.get("/favicon.ico")
     def favicon():
