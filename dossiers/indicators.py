@@ -136,7 +136,6 @@ from sqlalchemy import (
     text,
     type_coerce,
     union_all,
-    update,
     values,
 )
 from sqlalchemy import delete as delete_rows
@@ -618,19 +617,11 @@ def _apply(session: Session, delta: dict[tuple, dict[str, float]]) -> None:
     """Add the changes to indicator_days: one upsert per cell (INSERT … ON CONFLICT DO UPDATE), so two
     transactions opening the same new day/cell at once both count instead of one failing on the key."""
     table = IndicatorDay.__table__
-    dialect = session.get_bind().dialect.name
-    upsert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}.get(dialect)
+    upsert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for (day, k0, k1), change in delta.items():
         if not any(change.values()):
             continue
         added = {name: value for name, value in change.items() if value}
-        if upsert is None:  # another database: UPDATE, else INSERT (not safe against that race)
-            key = and_(table.c.day == day, table.c.department == k0, table.c.procedure_code == k1)
-            if not session.execute(update(table).where(key).values(
-                    {name: table.c[name] + value for name, value in added.items()})).rowcount:
-                session.execute(insert_rows(table).values(day=day, department=k0, procedure_code=k1,
-                                                     **(_zero_day() | change)))
-            continue
         statement = upsert(table).values(day=day, department=k0, procedure_code=k1, **(_zero_day() | change))
         session.execute(statement.on_conflict_do_update(
             index_elements=[table.c.day, table.c.department, table.c.procedure_code],
