@@ -82,7 +82,6 @@ class _CannotMove(Exception):
 class _Prepared:
     instance: Instance
     workflow: object = None
-    reason: str = ""
     reason_code: str = ""
     reason_params: dict[str, Any] = field(default_factory=dict)
     can_move: bool = False
@@ -90,7 +89,13 @@ class _Prepared:
 
     def say(self, code: str, **params: Any) -> None:
         self.reason_code, self.reason_params = code, params
-        self.reason = reason_text(code, params)
+
+    @property
+    def reason(self) -> str:
+        if not self.reason_code:
+            return ""
+        notes = "; ".join(reason_text(n["code"], n["params"]) for n in self.notes)
+        return reason_text(self.reason_code, self.reason_params) + (f" ({notes})" if notes else "")
 
 
 def _target(session: Session, process_id: str, to_version: int) -> ProcessVersion:
@@ -147,8 +152,6 @@ def _prepare(session: Session, runtime, instance: Instance, target: ProcessVersi
         return out
     out.can_move = True
     out.say("can_move")
-    if out.notes:
-        out.reason += " (" + "; ".join(reason_text(n["code"], n["params"]) for n in out.notes) + ")"
     return out
 
 
