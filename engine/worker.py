@@ -26,6 +26,9 @@ from engine.runtime import Runtime
 
 log = logging.getLogger("motcua.worker")
 BATCH = 100  # instances per pass
+# SQLite's write lock covers the whole database: hold it for a small batch at a time, claimed and fired in
+# one transaction (a claim list that outlives its transaction lets another worker claim the same rows)
+SQLITE_BATCH = 10
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> list[str]:
@@ -58,31 +61,35 @@ def fire_due_timers(sessions: sessionmaker, now: datetime | None = None, limit: 
     """Fire every due timer found now (up to ``limit`` instances); returns how many instances moved.
 
     One transaction per batch with one Runtime; each instance runs in a SAVEPOINT, so a failing
-    timer rolls back its own step only and the others are committed with the batch."""
+    timer rolls back its own step only and the others are committed with the batch. The claim stays
+    inside the transaction that fires: on SQLite the batches are small so the write lock is let go
+    often, but never between claiming an instance and firing it."""
     now = now or clock()
     fired = 0
-    with sessions() as session:
-        ids = claim_due(session, now, limit)
-        runtime = Runtime(session, clock=clock)
-        # SQLite's write lock covers the whole database: hold it for one timer at a time, not a batch
-        one_by_one = session.bind.dialect.name == "sqlite"
-        for instance_id in ids:
-            savepoint = session.begin_nested()
-            try:
-                if runtime.fire_timers(instance_id) is not None:
-                    fired += 1
-                savepoint.commit()
-            except (Conflict, StaleDataError):
-                savepoint.rollback()  # someone else moved it first; it will be looked at again
-            except EngineError as exc:
-                savepoint.rollback()
-                log.warning("timer for instance %s: %s", instance_id, exc.message)
-            except Exception:
-                savepoint.rollback()
-                log.exception("timer for instance %s failed", instance_id)
-            if one_by_one:
-                session.commit()
-        session.commit()
+    remaining = limit
+    while remaining > 0:
+        with sessions() as session:
+            batch = min(remaining, SQLITE_BATCH) if session.bind.dialect.name == "sqlite" else remaining
+            ids = claim_due(session, now, batch)
+            runtime = Runtime(session, clock=clock)
+            for instance_id in ids:
+                savepoint = session.begin_nested()
+                try:
+                    if runtime.fire_timers(instance_id) is not None:
+                        fired += 1
+                    savepoint.commit()
+                except (Conflict, StaleDataError):
+                    savepoint.rollback()  # someone else moved it first; it will be looked at again
+                except EngineError as exc:
+                    savepoint.rollback()
+                    log.warning("timer for instance %s: %s", instance_id, exc.message)
+                except Exception:
+                    savepoint.rollback()
+                    log.exception("timer for instance %s failed", instance_id)
+            session.commit()
+        remaining -= len(ids)
+        if len(ids) < batch:
+            break
     return fired
 
 

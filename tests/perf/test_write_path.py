@@ -119,7 +119,7 @@ def test_a_fired_timer_issues_few_statements(app, sessions, counter, is_postgres
     # before: a scan, a per-instance lock, a still-due check and a transaction per instance
     # (9.2 on PostgreSQL: the claim and its still-due re-check are shared by the 10; instance with state in
     # one SELECT, no open-task SELECT when the stored state has no open task)
-    # (SQLite: a BEGIN IMMEDIATE per timer, so the database-wide write lock is held for one at a time)
+    # (SQLite: batches of 10 under one BEGIN IMMEDIATE, so the database-wide write lock is let go between them)
     assert per_timer <= (9.2 if is_postgres else 13.2), (per_timer, counter.statements)
 
 
