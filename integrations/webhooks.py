@@ -180,7 +180,8 @@ def attempts_of(session: Session, delivery_id: int) -> list[DeliveryAttempt]:
 
 
 def redeliver(session: Session, delivery: Delivery, actor: Actor, now: datetime | None = None) -> Delivery:
-    """Send it again soon (same event id, same body: receivers that saw it de-duplicate)."""
+    """Send it again soon (same event id, same body: receivers that saw it de-duplicate); audited here so
+    the API and the admin pages record it alike."""
     if delivery.subscription is not None and not delivery.subscription.active:
         raise InvalidState("the subscription is inactive; activate it first")
     if delivery.target == PORTAL_TARGET and not actor.is_admin:
@@ -189,7 +190,8 @@ def redeliver(session: Session, delivery: Delivery, actor: Actor, now: datetime 
     delivery.attempts = 0
     delivery.next_attempt_at = now or utcnow()
     session.flush()
-    log.info("delivery %s of event %s redelivered by %s", delivery.id, delivery.event_id, actor.username)
+    audit_change(session, "webhook.redeliver", f"delivery:{delivery.id}", actor.username,
+                 event_id=delivery.event_id, receiver=delivery.target)
     return delivery
 
 

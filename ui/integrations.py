@@ -351,7 +351,6 @@ def delivery_redeliver(delivery_id: int):
         return redirect(back, 303)
     except Forbidden:
         abort(403)
-    _audit("webhook.redeliver", f"delivery:{delivery.id}", event_id=delivery.event_id, receiver=delivery.target)
     session.commit()
     flash(_("Lần gửi #%(id)d sẽ được gửi lại trong lượt tới.", id=delivery.id), "success")
     return redirect(back, 303)

@@ -42,7 +42,9 @@ def test_subscriptions_crud_and_visibility(onestop, client, people):
     assert client.get(f"/api/v1/webhooks/{sub_id}", headers=auth(people["congdvc"])).status_code == 404
 
 
-def test_delivery_log_event_and_redeliver(onestop, client, people):
+def test_delivery_log_event_and_redeliver(onestop, client, people, sessions):
+    from accounts.audit import recent
+
     sub = client.post("/api/v1/webhooks", json=HOOK, headers=auth(people["congdvc"])).json
     with onestop() as s:
         d = submit(s)
@@ -62,6 +64,9 @@ def test_delivery_log_event_and_redeliver(onestop, client, people):
     assert client.get("/api/v1/events/not-an-event", headers=auth(people["congdvc"])).status_code == 404
     r = client.post(f"/api/v1/deliveries/{item['id']}/redeliver", headers=auth(people["congdvc"]))
     assert r.status_code == 200 and r.json["status"] == "pending"
+    with sessions() as s:
+        [row] = [x for x in recent(s) if x.action == "webhook.redeliver"]
+    assert (row.target, row.actor, row.details["event_id"]) == (f"delivery:{item['id']}", "congdvc", item["event_id"])
     assert client.post("/api/v1/deliveries/987654/redeliver", headers=auth(people["admin"])).status_code == 404
 
 
