@@ -57,5 +57,8 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # requests per window for this token ("600/minute"); None: the server default
     rate_limit: Mapped[str | None] = mapped_column(String(50))
+    # the token that created this one over the API (None: made by a person at the CLI or a page); revoking
+    # a token revokes what it created, so a leaked token cannot leave a working child behind
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id", ondelete="SET NULL"), index=True)
 
     user: Mapped[User] = relationship(lazy="joined")

@@ -7,7 +7,7 @@ import re
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -94,8 +94,9 @@ def create_token(session: Session, user: User, name: str, scopes: list[str] | No
 
 
 def issue_token(session: Session, user: User, name: str, scopes: list[str] | None = None,
-                rate_limit: str | None = None) -> tuple[ApiToken, str]:
-    """Create a token: the stored row (hash only) and the clear text, to show once."""
+                rate_limit: str | None = None, parent_id: int | None = None) -> tuple[ApiToken, str]:
+    """Create a token: the stored row (hash only) and the clear text, to show once. ``parent_id``: the
+    token that asked for it, revoked with it."""
     scopes = list(dict.fromkeys(scopes)) if scopes else list(SCOPES)
     unknown = set(scopes) - set(SCOPES)
     if unknown:
@@ -104,7 +105,7 @@ def issue_token(session: Session, user: User, name: str, scopes: list[str] | Non
         rate_limit = normalize_rate_limit(rate_limit)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, user=user, name=name, prefix=token[:10], token_hash=hash_token(token),
-                   scopes=scopes, rate_limit=rate_limit)
+                   scopes=scopes, rate_limit=rate_limit, parent_id=parent_id)
     session.add(row)
     session.flush()
     return row, token
@@ -150,13 +151,23 @@ def tokens_query(owner: User | None = None, revoked: bool | None = None):
     return query
 
 
-def revoke_token(session: Session, token_id: int, owner: User | None = None) -> ApiToken:
-    """Revoke a token (of ``owner`` when given: someone else's answers NotFound). Revoking twice is harmless."""
+def revoke_token(session: Session, token_id: int, owner: User | None = None, children: bool = True) -> ApiToken:
+    """Revoke a token and, unless ``children`` is False, every token created through it at any depth (of
+    ``owner`` when given: someone else's answers NotFound). Revoking twice is harmless."""
     row = session.get(ApiToken, token_id)
     if row is None or (owner is not None and row.user_id != owner.id):
         raise NotFound(f"token {token_id} not found")
-    if row.revoked_at is None:
-        row.revoked_at = utcnow()
+    now = utcnow()
+    generation, seen = [row.id], {row.id}
+    while generation:
+        session.execute(update(ApiToken).where(ApiToken.id.in_(generation), ApiToken.revoked_at.is_(None))
+                        .values(revoked_at=now))
+        if not children:
+            break
+        below = session.scalars(select(ApiToken.id).where(ApiToken.parent_id.in_(generation)))
+        generation = [token for token in below if token not in seen]
+        seen.update(generation)
+    session.refresh(row)
     return row
 
 

@@ -445,6 +445,8 @@ class TokenSchema(Schema):
     last_used_at = fields.DateTime(allow_none=True, metadata={
         "description": "updated at most once a minute", "example": "2026-11-24T02:01:00+00:00"})
     revoked_at = fields.DateTime(allow_none=True, metadata={"example": None})
+    parent_id = fields.Integer(allow_none=True, metadata={
+        "description": "the token that created this one; revoking it revokes this one too", "example": None})
 
     @post_dump(pass_original=True)
     def _default_limit(self, data: dict, original, **kwargs) -> dict:
@@ -472,6 +474,13 @@ class TokenQuerySchema(PageArgs):
         "description": "administrators: the tokens of this user", "example": "congdvc"})
     revoked = fields.Boolean(metadata={"description": "only revoked (true) or only active (false) tokens"})
     sort = sort_field(TOKEN_SORTS, "-created_at")
+
+
+class RevokeTokenQuerySchema(Schema):
+    keep_children = fields.Boolean(load_default=False, metadata={
+        "description": "revoke this token only, not the tokens it created (e.g. when rotating: the new token "
+                       "was made with the old one). By default they are revoked with it, so a leaked token "
+                       "leaves no working child behind.", "example": False})
 
 
 class CreateTokenSchema(Schema):

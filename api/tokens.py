@@ -15,7 +15,14 @@ from api.auth import current_actor, require
 from api.contract import idempotent
 from api.errors import ApiProblem
 from api.pagination import order_clauses, paginate
-from api.schemas import CreateTokenSchema, NewTokenSchema, TokenPageSchema, TokenQuerySchema, TokenSchema
+from api.schemas import (
+    CreateTokenSchema,
+    NewTokenSchema,
+    RevokeTokenQuerySchema,
+    TokenPageSchema,
+    TokenQuerySchema,
+    TokenSchema,
+)
 from engine.errors import EngineError, NotFound
 from server.database import db
 
@@ -82,12 +89,13 @@ class Tokens(MethodView):
                              errors={"rate_limit": "administrators only"})
         session = db()
         try:
-            row, secret = issue_token(session, _me(), body["name"], scopes, body.get("rate_limit"))
+            row, secret = issue_token(session, _me(), body["name"], scopes, body.get("rate_limit"), g.token_id)
         except EngineError as exc:
             raise ApiProblem(422, exc.message, errors={"rate_limit": exc.message}) from None
         session.commit()
         # the secret exists only in this answer: never stored, never on the row
-        fields = ("id", "name", "prefix", "scopes", "rate_limit", "created_at", "last_used_at", "revoked_at", "user")
+        fields = ("id", "name", "prefix", "scopes", "rate_limit", "created_at", "last_used_at", "revoked_at", "user",
+                  "parent_id")
         return SimpleNamespace(**{name: getattr(row, name) for name in fields}, token=secret)
 
 
@@ -104,14 +112,18 @@ class TokenDetail(MethodView):
 
     @require("read")
     @blp.doc(security=SECURITY)
+    @blp.arguments(RevokeTokenQuerySchema, location="query")
     @blp.response(204, description="revoked (revoking twice is harmless)")
-    def delete(self, token_id: int):
-        """Revoke a token at once: the next request with it answers 401.
+    def delete(self, args: dict, token_id: int):
+        """Revoke a token at once: the next request with it, or with any token it created, answers 401.
+
+        Tokens created through this one (``parent_id``), at any depth, are revoked with it unless
+        ``keep_children=true``: a leaked token leaves nothing behind, and a rotation can keep the new token.
 
         A token may revoke itself; administrators may revoke anyone's. Revoking twice is harmless."""
         session = db()
         row = _visible_token(token_id)
         if row.user_id != _me().id and "admin" not in g.token_scopes:
             raise ApiProblem(403, "revoking someone else's token needs a token with the admin scope")
-        revoke_token(session, row.id)
+        revoke_token(session, row.id, children=not args["keep_children"])
         session.commit()

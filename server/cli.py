@@ -234,14 +234,16 @@ def tokens_list(username: str | None, show_revoked: bool) -> None:
 
 @tokens_cli.command("revoke")
 @click.argument("token_id", type=int)
+@click.option("--keep-children", is_flag=True, help="do not revoke the tokens created through this one")
 @database_errors
-def tokens_revoke(token_id: int) -> None:
+def tokens_revoke(token_id: int, keep_children: bool) -> None:
+    """Revoke a token and, unless --keep-children, every token created through it."""
     from accounts.service import revoke_token
     from engine.errors import EngineError
 
     with new_session() as session:
         try:
-            revoke_token(session, token_id)
+            revoke_token(session, token_id, children=not keep_children)
         except EngineError as exc:
             raise click.ClickException(exc.message) from None
         session.commit()

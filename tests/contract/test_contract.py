@@ -91,6 +91,37 @@ def test_someone_elses_token_is_revoked_only_with_the_admin_scope(client, people
     assert client.delete(f"/api/v1/tokens/{victim['id']}", headers=auth(people["admin"])).status_code == 204
 
 
+def test_revoking_a_token_revokes_the_tokens_it_created(client, people):
+    def make(parent: str, name: str) -> dict:
+        r = client.post("/api/v1/tokens", json={"name": name, "scopes": ["read"]}, headers=auth(parent))
+        assert r.status_code == 201, r.json
+        return r.json
+
+    def works(token: dict) -> bool:
+        return client.get("/api/v1/processes", headers=auth(token["token"])).status_code == 200
+
+    # a leaked token mints a child, the child a grandchild; a sibling comes from the person's own token
+    leaked = make(people["congdvc"], "leaked")
+    child = make(leaked["token"], "made by the leak")
+    grandchild = make(child["token"], "made by the child")
+    sibling = make(people["congdvc"], "sibling")
+    assert child["parent_id"] == leaked["id"] and grandchild["parent_id"] == child["id"]
+    assert all(works(t) for t in (leaked, child, grandchild, sibling))
+
+    assert client.delete(f"/api/v1/tokens/{leaked['id']}", headers=auth(people["congdvc"])).status_code == 204
+    assert not any(works(t) for t in (leaked, child, grandchild))
+    assert works(sibling)
+    listed = client.get("/api/v1/tokens?revoked=true&page_size=100", headers=auth(people["congdvc"])).json
+    assert {leaked["id"], child["id"], grandchild["id"]} <= {t["id"] for t in listed["items"]}
+
+    # rotating: the new token is made with the old one and kept when the old one is revoked
+    old = make(people["congdvc"], "old")
+    new = make(old["token"], "new")
+    r = client.delete(f"/api/v1/tokens/{old['id']}?keep_children=true", headers=auth(new["token"]))
+    assert r.status_code == 204
+    assert not works(old) and works(new)
+
+
 def test_last_used_is_written_at_most_once_a_minute(client, people, sessions):
     from accounts.models import ApiToken
     from accounts.service import hash_token
