@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from integrations import egress
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -24,6 +26,10 @@ class Settings:
     backoff_cap_seconds: float = 3600.0
     lease_seconds: float = 120.0  # a claimed delivery is retried after this if its worker died
     batch: int = 20
+    # networks a delivery may not connect to, and exceptions (integrations/egress.py); the default keeps
+    # deliveries away from cloud metadata services, production adds "private"
+    blocked_networks: str = "link-local"
+    allowed_networks: str = ""
 
 
 _current = Settings()
@@ -49,7 +55,9 @@ def configure(config: Mapping[str, Any]) -> Settings:
         # an unsigned (empty-key) feed could be forged by anyone: refuse to start rather than send it
         raise ValueError("MOTCUA_PORTAL_FEED_URL is set but MOTCUA_PORTAL_FEED_SECRET is not: "
                          "the portal feed is signed with that secret")
-    _current = replace(Settings(), **values)
+    candidate = replace(Settings(), **values)
+    egress.parse(candidate.blocked_networks, candidate.allowed_networks)  # a wrong entry stops the start-up
+    _current = candidate
     return _current
 
 

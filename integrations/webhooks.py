@@ -34,7 +34,7 @@ from accounts import audit
 from engine.actors import Actor
 from engine.db import utcnow
 from engine.errors import EngineError, Forbidden, InvalidState, NotFound
-from integrations import settings
+from integrations import egress, settings
 from integrations.events import EVENT_TYPES
 from integrations.models import (
     DEAD,
@@ -83,11 +83,20 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
+def egress_policy() -> egress.Policy:
+    cfg = settings.current()
+    return egress.parse(cfg.blocked_networks, cfg.allowed_networks)
+
+
 def _check_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise EngineError("the webhook URL must be an absolute http:// or https:// URL",
                           errors={"url": "must be an absolute http(s) URL"})
+    # an address given as such is refused at once; a name is checked on every connection (it may move)
+    reason = egress.literal_refusal(egress_policy(), parts.hostname)
+    if reason is not None:
+        raise EngineError(f"the webhook URL may not point there: {reason}", errors={"url": reason})
     return url.strip()
 
 
@@ -222,7 +231,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+_opener = egress.opener(egress_policy, _NoRedirect())
 
 
 def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str | None]:
@@ -234,6 +243,10 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
         # the status only: the receiver's body is not kept, or a subscription to an internal address
         # would read that service's answers back through the delivery log
         return exc.code, f"HTTP {exc.code}"
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, egress.RefusedAddress):
+            return None, str(exc.reason)  # nothing was sent; the subscription points at a blocked network
+        return None, f"URLError: {exc}"[:500]
     except Exception as exc:  # noqa: BLE001 - any network failure is a failed attempt
         return None, f"{exc.__class__.__name__}: {exc}"[:500]
 
