@@ -133,7 +133,10 @@ def _element_at_line(source: SourceFile, line: int | None) -> str | None:
 
 
 def validate_files(files: Iterable[tuple[str, bytes]], resolver: Resolver | None = None) -> ValidationResult:
-    """Parse and validate uploaded files; build specs for their executable processes."""
+    """Parse and validate uploaded files; build specs for their executable processes.
+
+    A file that cannot be read (XML, schema, parser) is reported and left out, and the others are still
+    checked, so one pass names every problem of a folder; any problem makes the result not ``ok``."""
     result = ValidationResult()
     for name, content in files:
         try:
@@ -145,29 +148,22 @@ def validate_files(files: Iterable[tuple[str, bytes]], resolver: Resolver | None
         result.problems.append(Problem(dup, None, None, "the same file name is given twice"))
     for source in result.sources:
         result.problems.extend(_schema_problems(source))
-    if result.problems:
-        return result
 
+    unreadable = {problem.file for problem in result.problems}
     parser = new_parser()
     by_file: dict[str, SourceFile] = {}
     for source in result.sources:
-        if not _add(parser, source, result.problems):
-            continue
-        by_file[source.name] = source
-    if result.problems:
-        return result
+        if source.name not in unreadable and _add(parser, source, result.problems):
+            by_file[source.name] = source
+    readable = [source for source in result.sources if source.name in by_file]
+    by_file.update({s.name: s for s in _resolve_dependencies(parser, readable, resolver, result.problems)})
 
-    extra = _resolve_dependencies(parser, result.sources, resolver, result.problems)
-    by_file.update({s.name: s for s in extra})
-    if result.problems:
-        return result
-
-    declared = [pid for s in result.sources if s.kind == "bpmn" for pid in s.executable_process_ids()]
-    if not declared and not any(s.kind == "dmn" for s in result.sources):
+    declared = [pid for s in readable if s.kind == "bpmn" for pid in s.executable_process_ids()]
+    if not declared and not any(s.kind == "dmn" for s in result.sources) and not result.problems:
         result.problems.append(
             Problem(result.sources[0].name if result.sources else "-", None, None, "no executable process")
         )
-    for source in result.sources:
+    for source in readable:
         if source.kind != "bpmn":
             continue
         for process_id in source.executable_process_ids():

@@ -46,6 +46,15 @@ def test_malformed_xml_names_file_and_line():
     assert int(line.split(":")[1]) == 6
 
 
+def test_an_unreadable_file_does_not_hide_the_problems_of_the_others():
+    bad_xml = process(LINEAR.format(script="x = 1")).replace(b"</bpmn:scriptTask>", b"</bpmn:scriptTsk>")
+    bad_script = process(LINEAR.format(script="b = = 2"), pid="q")
+    good = process(LINEAR.format(script="x = 1"), pid="r")
+    result = validate_files([("bad.bpmn", bad_xml), ("script.bpmn", bad_script), ("good.bpmn", good)])
+    assert sorted({p.file for p in result.problems}) == ["bad.bpmn", "script.bpmn"], result.problems
+    assert not result.ok  # a deploy of these files is still refused as a whole
+
+
 def test_script_syntax_error_points_at_script_line():
     content = process(LINEAR.format(script="a = 1\nb = = 2"))
     [line] = lines([("s.bpmn", content)])
