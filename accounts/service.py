@@ -152,22 +152,26 @@ def tokens_query(owner: User | None = None, revoked: bool | None = None):
 
 
 def revoke_token(session: Session, token_id: int, owner: User | None = None, children: bool = True) -> ApiToken:
-    """Revoke a token and, unless ``children`` is False, every token created through it at any depth (of
-    ``owner`` when given: someone else's answers NotFound). Revoking twice is harmless."""
+    """Revoke a token and every token created through it at any depth (of ``owner`` when given: someone
+    else's answers NotFound). ``children=False`` (a rotation) revokes it alone and detaches its children,
+    so revoking it again later leaves them alone too. Revoking twice is harmless."""
     row = session.get(ApiToken, token_id)
     if row is None or (owner is not None and row.user_id != owner.id):
         raise NotFound(f"token {token_id} not found")
     now = utcnow()
-    generation, seen = [row.id], {row.id}
+    if not children:
+        session.execute(update(ApiToken).where(ApiToken.parent_id == row.id).values(parent_id=None))
+    generation, seen = [row], {row.id}
     while generation:
-        session.execute(update(ApiToken).where(ApiToken.id.in_(generation), ApiToken.revoked_at.is_(None))
-                        .values(revoked_at=now))
+        for token in generation:
+            if token.revoked_at is None:
+                token.revoked_at = now  # on the object, so the audit listener records each one
         if not children:
             break
-        below = session.scalars(select(ApiToken.id).where(ApiToken.parent_id.in_(generation)))
-        generation = [token for token in below if token not in seen]
-        seen.update(generation)
-    session.refresh(row)
+        below = session.scalars(select(ApiToken).where(ApiToken.parent_id.in_([t.id for t in generation])))
+        generation = [token for token in below if token.id not in seen]
+        seen.update(token.id for token in generation)
+    session.flush()
     return row
 
 

@@ -478,9 +478,10 @@ class TokenQuerySchema(PageArgs):
 
 class RevokeTokenQuerySchema(Schema):
     keep_children = fields.Boolean(load_default=False, metadata={
-        "description": "revoke this token only, not the tokens it created (e.g. when rotating: the new token "
-                       "was made with the old one). By default they are revoked with it, so a leaked token "
-                       "leaves no working child behind.", "example": False})
+        "description": "revoke this token only and detach the tokens it created (e.g. when rotating: the new "
+                       "token was made with the old one), so a later revocation of it leaves them alone too. By "
+                       "default they are revoked with it, so a leaked token leaves no working child behind.",
+        "example": False})
 
 
 class CreateTokenSchema(Schema):

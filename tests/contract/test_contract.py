@@ -91,7 +91,9 @@ def test_someone_elses_token_is_revoked_only_with_the_admin_scope(client, people
     assert client.delete(f"/api/v1/tokens/{victim['id']}", headers=auth(people["admin"])).status_code == 204
 
 
-def test_revoking_a_token_revokes_the_tokens_it_created(client, people):
+def test_revoking_a_token_revokes_the_tokens_it_created(client, people, sessions):
+    from accounts.audit import recent
+
     def make(parent: str, name: str) -> dict:
         r = client.post("/api/v1/tokens", json={"name": name, "scopes": ["read"]}, headers=auth(parent))
         assert r.status_code == 201, r.json
@@ -113,6 +115,9 @@ def test_revoking_a_token_revokes_the_tokens_it_created(client, people):
     assert works(sibling)
     listed = client.get("/api/v1/tokens?revoked=true&page_size=100", headers=auth(people["congdvc"])).json
     assert {leaked["id"], child["id"], grandchild["id"]} <= {t["id"] for t in listed["items"]}
+    with sessions() as s:  # each revocation is in the audit log, the cascaded ones too
+        revoked = {r.target for r in recent(s) if r.action == "token.revoke"}
+    assert {f"token:{t['id']}" for t in (leaked, child, grandchild)} <= revoked
 
     # rotating: the new token is made with the old one and kept when the old one is revoked
     old = make(people["congdvc"], "old")
@@ -120,6 +125,9 @@ def test_revoking_a_token_revokes_the_tokens_it_created(client, people):
     r = client.delete(f"/api/v1/tokens/{old['id']}?keep_children=true", headers=auth(new["token"]))
     assert r.status_code == 204
     assert not works(old) and works(new)
+    # a retried or repeated revocation of the old token does not reach the kept one
+    assert client.delete(f"/api/v1/tokens/{old['id']}", headers=auth(new["token"])).status_code == 204
+    assert works(new)
 
 
 def test_last_used_is_written_at_most_once_a_minute(client, people, sessions):
