@@ -12,7 +12,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from sqlalchemy import select
@@ -31,8 +31,8 @@ BATCH = 100  # instances per pass
 SQLITE_BATCH = 10
 
 
-def claim_due(session: Session, now: datetime, limit: int) -> list[str]:
-    """Lock up to ``limit`` instances with a due timer, in one statement.
+def claim_due(session: Session, now: datetime, limit: int, exclude: Collection[str] = ()) -> list[str]:
+    """Lock up to ``limit`` instances with a due timer (none of ``exclude``), in one statement.
 
     On PostgreSQL ``FOR UPDATE SKIP LOCKED``: two workers take disjoint batches instead of walking
     the same list and skipping each other's rows one by one. The locks hold until the batch commits,
@@ -40,7 +40,7 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[str]:
     due = select(Wait.instance_id).where(Wait.kind == "timer", Wait.due_at <= now)
     query = (
         select(Instance.id)
-        .where(Instance.id.in_(due), Instance.status.in_((WAITING, RUNNING)))
+        .where(Instance.id.in_(due), Instance.status.in_((WAITING, RUNNING)), Instance.id.not_in(exclude))
         .order_by(Instance.updated_at)
         .limit(limit)
     )
@@ -67,10 +67,12 @@ def fire_due_timers(sessions: sessionmaker, now: datetime | None = None, limit: 
     now = now or clock()
     fired = 0
     remaining = limit
+    tried: set[str] = set()  # a timer that failed keeps its due time: not again in this pass
     while remaining > 0:
         with sessions() as session:
             batch = min(remaining, SQLITE_BATCH) if session.bind.dialect.name == "sqlite" else remaining
-            ids = claim_due(session, now, batch)
+            ids = claim_due(session, now, batch, exclude=tried)
+            tried.update(ids)
             runtime = Runtime(session, clock=clock)
             for instance_id in ids:
                 savepoint = session.begin_nested()

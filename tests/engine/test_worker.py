@@ -58,3 +58,31 @@ def test_four_workers_fire_each_timer_exactly_once(sessions):
         assert timer_events == INSTANCES
         statuses = set(s.scalars(select(Instance.status)))
         assert statuses == {"waiting"}  # all moved on to the 'confirm' user task
+
+
+def test_timers_that_keep_failing_do_not_starve_the_others(sessions, monkeypatch, caplog):
+    # more failing instances than one SQLite batch, all due before the healthy one
+    with sessions() as s:
+        deploy(s, [("timer_and_error.bpmn", fixture_bytes("timer_and_error.bpmn"))], "tests")
+        s.commit()
+        rt = Runtime(s)
+        broken = {rt.start("reminder", data={"wait_for": "PT1S", "total": 10, "parts": 2}, actor=SYSTEM).id
+                  for _ in range(12)}
+        s.commit()
+        healthy = rt.start("reminder", data={"wait_for": "PT1S", "total": 10, "parts": 2}, actor=SYSTEM).id
+        s.commit()
+    time.sleep(1.1)
+    real = Runtime.fire_timers
+
+    def fire_timers(self, instance_id):
+        if instance_id in broken:
+            raise RuntimeError("injected failure")  # a bug: the step rolls back, the timer stays due
+        return real(self, instance_id)
+
+    monkeypatch.setattr(Runtime, "fire_timers", fire_timers)
+    assert fire_due_timers(sessions, limit=100) == 1
+    with sessions() as s:
+        fired_for = set(s.scalars(select(EventLogEntry.instance_id).where(EventLogEntry.kind == "timer_fired")))
+    assert fired_for == {healthy}
+    # each broken instance was tried once in the pass, not again and again
+    assert len([r for r in caplog.records if "failed" in r.getMessage()]) == len(broken)
