@@ -27,8 +27,8 @@ class Settings:
     lease_seconds: float = 120.0  # a claimed delivery is retried after this if its worker died
     batch: int = 20
     # networks a delivery may not connect to, and exceptions (integrations/egress.py); the default keeps
-    # deliveries away from cloud metadata services, production adds "private"
-    blocked_networks: str = "link-local"
+    # deliveries away from link-local and cloud metadata addresses, production adds "private"
+    blocked_networks: str = "link-local, metadata"
     allowed_networks: str = ""
 
 

@@ -85,7 +85,8 @@ def new_secret() -> str:
 
 def egress_policy() -> egress.Policy:
     cfg = settings.current()
-    return egress.parse(cfg.blocked_networks, cfg.allowed_networks)
+    portal_host = urlsplit(cfg.portal_feed_url).hostname if cfg.portal_feed_url else None
+    return egress.parse(cfg.blocked_networks, cfg.allowed_networks, portal_host or "")
 
 
 def _check_url(url: str) -> str:

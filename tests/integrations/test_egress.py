@@ -3,6 +3,8 @@ an address, and on every connection when it names a host (checked on the connect
 
 from __future__ import annotations
 
+import urllib.request
+
 import pytest
 from sqlalchemy import select
 
@@ -35,6 +37,11 @@ def restore_settings():
     ("203.113.131.1", "private", False),  # a public address
     ("203.113.131.1", "203.113.128.0/19", True),
     ("2001:db8::1", "2001:db8::/32", True),
+    ("fd00:ec2::254", "link-local, metadata", True),  # AWS metadata over IPv6: not link-local
+    ("100.100.100.200", "link-local, metadata", True),  # Alibaba Cloud's
+    ("64:ff9b::a9fe:a9fe", "link-local, metadata", True),  # 169.254.169.254 through NAT64
+    ("2002:a00:5::", "private", True),  # 10.0.0.5 as 6to4
+    ("2606:4700::1111", "private", False),
 ])
 def test_the_policy_names_the_rule_that_refuses(address, rule, refused):
     reason = egress.parse(rule, "").refusal(address)
@@ -81,8 +88,8 @@ def test_a_host_name_resolving_to_a_blocked_network_gets_nothing(onestop, receiv
         delivery = s.scalar(select(Delivery))
         [attempt] = s.scalars(select(DeliveryAttempt))
         assert delivery.status == FAILED and attempt.status_code is None
-        assert attempt.error.startswith("refused: 127.0.0.1 is a private address")
-        assert "private address" in attempt.error
+        # the log names the host and the setting, not the internal address it resolved to
+        assert attempt.error == "refused: localhost is in a blocked network (MOTCUA_WEBHOOK_BLOCKED_NETWORKS)"
 
     # allowed as an exception: the same delivery goes through on its retry
     settings.override(allowed_networks="127.0.0.0/8, ::1/128")
@@ -91,3 +98,21 @@ def test_a_host_name_resolving_to_a_blocked_network_gets_nothing(onestop, receiv
         s.commit()
     assert webhooks.send_due(onestop)["delivered"] == 1
     assert len(receiver.accepted()) == 1
+
+
+def test_the_operators_portal_host_is_trusted_and_proxies_are_not_used(receiver, restore_settings, monkeypatch):
+    settings.override(blocked_networks="private", portal_feed_url=f"http://localhost:{receiver.port}/feed",
+                      timeout_seconds=2.0)
+    policy = webhooks.egress_policy()
+    egress.connect(policy, ("localhost", receiver.port), 2.0).close()  # the portal's host: trusted
+    with pytest.raises(egress.RefusedAddress):
+        egress.connect(policy, ("127.0.0.1", receiver.port), 2.0)  # the same address by another name: not
+
+    # a proxy in the environment would hide the target from the check: deliveries connect directly
+    settings.override(blocked_networks="link-local", portal_feed_url=None)
+    monkeypatch.setenv("http_proxy", "http://192.0.2.1:9")
+    opener = egress.opener(webhooks.egress_policy)  # built while the variable is set, as at a worker's start
+    request = urllib.request.Request(receiver.url, data=b"{}", method="POST", headers={"X-Motcua-Event-Id": "e1"})
+    with opener.open(request, timeout=2.0) as answer:
+        assert answer.status == 200
+    assert len(receiver.received) == 1
