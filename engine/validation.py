@@ -14,7 +14,7 @@ import ast
 import copy
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
@@ -156,7 +156,12 @@ def validate_files(files: Iterable[tuple[str, bytes]], resolver: Resolver | None
         if source.name not in unreadable and _add(parser, source, result.problems):
             by_file[source.name] = source
     readable = [source for source in result.sources if source.name in by_file]
-    by_file.update({s.name: s for s in _resolve_dependencies(parser, readable, resolver, result.problems)})
+    # what the left-out files define is not looked up among deployed versions: an older copy would be
+    # checked in place of the one uploaded now
+    left_out = {pid: s.name for s in result.sources if s.name not in by_file for pid in s.process_ids()}
+    left_out_decisions = {d for s in result.sources if s.name not in by_file for d in s.decision_ids()}
+    by_file.update({s.name: s for s in _resolve_dependencies(parser, resolver, result.problems,
+                                                              set(left_out), left_out_decisions)})
 
     declared = [pid for s in readable if s.kind == "bpmn" for pid in s.executable_process_ids()]
     if not declared and not any(s.kind == "dmn" for s in result.sources) and not result.problems:
@@ -170,7 +175,16 @@ def validate_files(files: Iterable[tuple[str, bytes]], resolver: Resolver | None
             parsed = _build_process(parser, source, process_id, by_file, result.problems)
             if parsed is not None:
                 result.processes.append(parsed)
+    result.problems = [_blame_left_out(problem, left_out) for problem in result.problems]
     return result
+
+
+def _blame_left_out(problem: Problem, left_out: dict[str, str]) -> Problem:
+    """'called process X is not deployed' when X is in an uploaded file with errors: say so instead."""
+    called = problem.message.split("'")[1] if problem.message.startswith("called process '") else None
+    if called not in left_out:
+        return problem
+    return replace(problem, message=f"called process {called!r} is defined in {left_out[called]}, which has errors")
 
 
 def _add(parser, source: SourceFile, problems: list[Problem]) -> bool:
@@ -184,13 +198,14 @@ def _add(parser, source: SourceFile, problems: list[Problem]) -> bool:
     return False
 
 
-def _resolve_dependencies(parser, sources, resolver, problems) -> list[SourceFile]:
-    """Pull already-deployed files for called processes and decisions not uploaded now."""
+def _resolve_dependencies(parser, resolver, problems, skip_processes: set[str],
+                          skip_decisions: set[str]) -> list[SourceFile]:
+    """Pull already-deployed files for called processes and decisions not uploaded now (not the skipped)."""
     extra: list[SourceFile] = []
     if resolver is None:
         return extra
-    tried_p: set[str] = set()
-    tried_d: set[str] = set()
+    tried_p: set[str] = set(skip_processes)
+    tried_d: set[str] = set(skip_decisions)
     while True:
         missing_p = {p for p in parser.get_process_dependencies() if p and p not in parser.process_parsers} - tried_p
         missing_d = {d for d in parser.get_dmn_dependencies() if d and d not in parser.dmn_parsers} - tried_d

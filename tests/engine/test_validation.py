@@ -91,6 +91,27 @@ def test_missing_called_process():
     assert line == "c.bpmn:5: call_fee: called process 'collect_fee' is not deployed", line
 
 
+def test_a_called_process_in_a_file_with_errors_is_blamed_on_that_file(sessions):
+    from engine.deployments import deploy, validate
+
+    caller = process("""<bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:callActivity id="call_fee" calledElement="collect_fee"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:callActivity>
+<bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="call_fee"/>
+<bpmn:sequenceFlow id="f2" sourceRef="call_fee" targetRef="e"/>
+""", pid="pay")
+    good_fee = process(LINEAR.format(script="x = 1"), pid="collect_fee")
+    broken_fee = process(LINEAR.format(script="x = 1").replace("<bpmn:endEvent", '<bpmn:bogusThing id="z"/><bpmn:endEvent'),
+                         pid="collect_fee")
+    with sessions() as s:
+        deploy(s, [("fee.bpmn", good_fee)], "tests")  # an older, good copy is deployed
+        s.commit()
+        problems = [str(p) for p in validate(s, [("pay.bpmn", caller), ("fee.bpmn", broken_fee)])]
+    assert any(p.startswith("fee.bpmn:") and "bogusThing" in p for p in problems), problems
+    # the caller is not checked against the deployed copy of what is being replaced, and says why it fails
+    assert "pay.bpmn:5: call_fee: called process 'collect_fee' is defined in fee.bpmn, which has errors" in problems
+
+
 def test_bad_condition_and_timer():
     body = """<bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
 <bpmn:exclusiveGateway id="gw" default="f3"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing><bpmn:outgoing>f3</bpmn:outgoing></bpmn:exclusiveGateway>
