@@ -13,9 +13,12 @@ import dossiers.models  # noqa: F401 - register tables
 import engine.models  # noqa: F401 - register tables
 import integrations.models  # noqa: F401 - register tables
 from engine.db import Base, make_engine
+from server.migrate import compare_type, include_object
 
 config = context.config
 target_metadata = Base.metadata
+# autogenerate compares like tests/engine/test_schema_drift.py does
+COMPARE = {"compare_type": compare_type, "include_object": include_object}
 
 
 def _url() -> str:
@@ -28,7 +31,8 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True,
+                      **COMPARE)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -36,13 +40,13 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True, **COMPARE)
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = make_engine(_url(), poolclass=pool.NullPool) if not _url().startswith("sqlite") else make_engine(_url())
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True, **COMPARE)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
