@@ -74,6 +74,7 @@ def init_app(app: Flask) -> None:
 
     from ui import (
         admin,
+        api_tokens,
         auth,
         bottlenecks,
         dashboard,
@@ -91,6 +92,7 @@ def init_app(app: Flask) -> None:
                    designer):
         app.register_blueprint(module.bp)
     app.register_blueprint(integrations.bp)  # /admin/integrations: webhooks and the delivery log
+    app.register_blueprint(api_tokens.bp)  # /admin/integrations/tokens: API tokens, revocation
 
     static_dir = Path(__file__).parent / "static"
     app.add_url_rule(
