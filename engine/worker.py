@@ -1,4 +1,4 @@
-"""The background worker: fires due timers, one instance per transaction.
+"""The background worker: fires due timers in batches, each instance in a SAVEPOINT of its batch.
 
 Several workers may run against PostgreSQL: each claims a batch of due
 instances with one ``FOR UPDATE SKIP LOCKED LIMIT n`` so no timer fires twice;
