@@ -79,6 +79,4 @@ class Deployments(MethodView):
             "deployment_id": result.deployment_id,
             "processes": [p.to_dict() for p in result.processes],
             "decisions": result.decisions,
-            "followers": result.followers,
-            "not_followed": result.not_followed,
         }

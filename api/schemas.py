@@ -34,12 +34,6 @@ class DeploymentResultSchema(Schema):
     deployment_id = fields.Integer(allow_none=True)
     processes = fields.List(fields.Nested(DeployedProcessSchema))
     decisions = fields.List(fields.String())
-    followers = fields.List(fields.String(), metadata={
-        "description": "processes not in the files that got a new version because they use one of them (a fee "
-                       "table, a shared subprocess): new dossiers of those use the new part too",
-        "example": ["marital_status_confirmation"]})
-    not_followed = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
-        "description": "processes that use one of the files but could not follow, with the reason", "example": {}})
 
 
 class ProcessVersionSchema(Schema):

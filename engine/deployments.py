@@ -1,24 +1,22 @@
 """Deploying BPMN/DMN files as new process versions.
 
 A process gets a new version only when its content changed: the hash covers
-its own file and every file it depends on (called processes, DMN tables). A
-shared part deployed on its own (a fee table, the "collect fee" subprocess) takes
-the latest versions of the processes that use it along, in the same deployment,
-so new dossiers use the new part. Running instances keep the version they started on.
+its own file and every file it depends on (called processes, DMN tables), so a
+change to a shared "collect fee" subprocess reaches its callers on the next
+deploy. Running instances keep the version they started on.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.errors import DeploymentInvalid
 from engine.models import DecisionVersion, Deployment, DeploymentFile, ProcessVersion
-from engine.parser import SourceFile, XmlRejected, load_source
+from engine.parser import SourceFile, load_source
 from engine.serialization import serialize_specs
 from engine.validation import ParsedProcess, Problem, validate_files
 
@@ -40,10 +38,6 @@ class DeployResult:
     deployment_id: int | None
     processes: list[DeployedProcess] = field(default_factory=list)
     decisions: list[str] = field(default_factory=list)
-    # processes not in the files given that were deployed again because they use one of them
-    followers: list[str] = field(default_factory=list)
-    # processes that use one of them but could not follow: {process id: why}
-    not_followed: dict[str, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -108,8 +102,7 @@ def deploy(
     ``force``: process ids that get a new version even when the content equals the latest (a rollback);
     ``base_versions`` / ``rollback_of``: recorded on the new versions (designer studio, engine.versions).
     """
-    dependents, not_followed = _dependents(session, files)
-    result = validate_files([*files, *dependents], _resolver(session))
+    result = validate_files(files, _resolver(session))
     if not result.ok:
         raise DeploymentInvalid(result.problems)
 
@@ -133,23 +126,11 @@ def deploy(
         return file_rows[src.name]
 
     out = DeployResult(deployment_id=None)
-    dependent_names = {name for name, _content in dependents}
-    # A follower keeps where its content came from (disk, browser, API) and whether bpmn/ holds it: a
-    # disk deploy of a fee table must not make a browser-made procedure look disk-made, or the next disk
-    # deploy would overwrite the browser's work without the refusal of the disk-vs-browser rule.
-    follower_deployments: dict[str, Deployment] = {}
     for parsed in result.processes:
-        target, exported_at = deployment, None
-        previous = latest_version(session, parsed.process_id) if parsed.source.name in dependent_names else None
-        if previous is not None:
-            exported_at = previous.exported_at
-            if previous.deployment.source != source:
-                target = follower_deployments.setdefault(previous.deployment.source, Deployment(
-                    deployed_by=deployed_by, note=note, source=previous.deployment.source))
         out.processes.append(_store_version(
-            session, parsed, file_row, target, force=parsed.process_id in force,
+            session, parsed, file_row, deployment, force=parsed.process_id in force,
             base_version=(base_versions or {}).get(parsed.process_id),
-            rollback_of=(rollback_of or {}).get(parsed.process_id), exported_at=exported_at,
+            rollback_of=(rollback_of or {}).get(parsed.process_id),
         ))
     for src in result.sources:
         if src.kind != "dmn":
@@ -163,80 +144,11 @@ def deploy(
             if latest is None or latest.file.sha256 != sha256(src.content):
                 session.add(DecisionVersion(decision_id=decision_id, file=file_row(src)))
                 out.decisions.append(decision_id)
-    out.followers = [p.process_id for p in result.processes
-                     if p.source.name in dependent_names and any(d.process_id == p.process_id and d.changed
-                                                                 for d in out.processes)]
-    out.not_followed = not_followed
     if out.changed:
         session.add(deployment)
         session.flush()
         out.deployment_id = deployment.id
     return out
-
-
-def _dependents(session: Session, files: list[tuple[str, bytes]]) -> tuple[list[tuple[str, bytes]], dict[str, str]]:
-    """The files of the latest versions that use what ``files`` define (a fee table, a shared subprocess),
-    directly or through another process, so they are deployed again with it: a process carries the parts
-    it calls in its own version, and without this a new fee table would only reach its callers on their
-    next deploy. Files given win over stored ones of the same name; another file of that name cannot
-    follow (both would be "the same file name given twice") and is reported."""
-    given = {name for name, _content in files}
-    defined_in_given: set[str] = set()
-    processes: set[str] = set()
-    decisions: set[str] = set()
-    for name, content in files:
-        try:
-            source = load_source(name, content)
-        except XmlRejected:  # validation reports it
-            continue
-        processes.update(source.process_ids())
-        decisions.update(source.decision_ids())
-    defined_in_given.update(processes)
-    extra: list[tuple[str, bytes]] = []
-    not_followed: dict[str, str] = {}
-    seen: set[str] = set(processes)
-    frontier = [("calledElement", pid) for pid in processes] + [("decisionRef", did) for did in decisions]
-    while frontier:
-        next_frontier: list[tuple[str, str]] = []
-        for attribute, ident in frontier:
-            for version in _latest_mentioning(session, ident):
-                if version.process_id in defined_in_given or version.process_id in not_followed:
-                    continue
-                if not _uses(version.file.content, attribute, ident):
-                    continue
-                if version.file.name in given:
-                    if not any(name == version.file.name for name, _c in extra):
-                        not_followed[version.process_id] = (
-                            f"its file {version.file.name} has the name of a file deployed now; deploy it again "
-                            f"by itself to take the new {ident}")
-                    continue
-                given.add(version.file.name)
-                content = version.file.content.encode("utf-8")
-                extra.append((version.file.name, content))
-                for pid in load_source(version.file.name, content).process_ids():
-                    defined_in_given.add(pid)
-                    if pid not in seen:
-                        seen.add(pid)
-                        next_frontier.append(("calledElement", pid))
-        frontier = next_frontier
-    return extra, not_followed
-
-
-def _latest_mentioning(session: Session, ident: str) -> list[ProcessVersion]:
-    """The latest versions of the processes whose files mention ``"ident"`` (a cheap filter; _uses decides)."""
-    mentioning = session.scalars(
-        select(ProcessVersion.process_id).join(ProcessVersion.file)
-        .where(DeploymentFile.content.contains(f'"{ident}"', autoescape=True)).distinct())
-    return [version for pid in sorted(mentioning) if (version := latest_version(session, pid)) is not None]
-
-
-def _uses(content: str, attribute: str, ident: str) -> bool:
-    """Whether a BPMN file calls process ``ident`` (calledElement) or decision ``ident`` (camunda:decisionRef)."""
-    try:
-        root = load_source("dependent.bpmn", content.encode("utf-8")).root
-    except Exception:  # noqa: BLE001 - a stored file that no longer parses is not followed
-        return False
-    return bool(root.xpath(f"//@*[local-name()='{attribute}'][.=$ident]", ident=ident))
 
 
 def _content_hash(parsed: ParsedProcess) -> str:
@@ -247,7 +159,7 @@ def _content_hash(parsed: ParsedProcess) -> str:
 
 def _store_version(
     session: Session, parsed: ParsedProcess, file_row, deployment, *, force: bool = False,
-    base_version: int | None = None, rollback_of: int | None = None, exported_at: datetime | None = None,
+    base_version: int | None = None, rollback_of: int | None = None,
 ) -> DeployedProcess:
     digest = _content_hash(parsed)
     latest = latest_version(session, parsed.process_id)
@@ -268,7 +180,6 @@ def _store_version(
         spec_json=serialize_specs(parsed.spec, parsed.subprocess_specs),
         base_version=base_version,
         rollback_of=rollback_of,
-        exported_at=exported_at,
     )
     row.file = file_row(parsed.source)
     row.deployment = deployment

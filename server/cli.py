@@ -157,11 +157,7 @@ def bpmn_deploy(paths: tuple[str, ...], note: str | None, deployed_by: str, forc
             session.commit()
     for p in result.processes if result else []:
         state = "new version" if p.changed else "unchanged"
-        if p.changed and p.process_id in result.followers:
-            state = "new version: uses a part deployed now"
         click.echo(f"{p.process_id}: version {p.version} ({state})")
-    for process_id, why in (result.not_followed.items() if result else ()):
-        click.echo(f"not updated: {process_id}: {why}", err=True)
     if plan.refused:
         sys.exit(1)
 

@@ -250,17 +250,7 @@ def upload():
         flash(_("Đã triển khai: %(what)s.", what=", ".join(changed)), "success")
     else:
         flash(_("Không có gì thay đổi: các tệp giống phiên bản đang dùng."), "info")
-    _flash_followers(result)
     return redirect(url_for("studio.index"))
-
-
-def _flash_followers(result) -> None:
-    """Say which procedures took the new part with them, and which could not (never silently)."""
-    if result.followers:
-        flash(_("Các quy trình dùng phần vừa triển khai cũng có phiên bản mới: %(what)s.",
-                what=", ".join(result.followers)), "info")
-    for process_id, why in result.not_followed.items():
-        flash(_("%(pid)s chưa dùng phần mới: %(why)s", pid=process_id, why=why), "error")
 
 
 @bp.get("/new")
@@ -341,7 +331,7 @@ def deploy_xml():
         session.rollback()
         return _json_error(422, str(exc))
     session.commit()
-    processes = [p for p in result.processes if p.process_id not in result.followers]
+    processes = list(result.processes)
     main = next((p for p in processes if p.changed), processes[0] if processes else None)
     if main is None:
         return _json_error(422, _("Tệp không có quy trình nào để triển khai."))
@@ -349,14 +339,8 @@ def deploy_xml():
         message = _("Không có gì thay đổi so với phiên bản %(n)s.", n=main.version)
     else:
         message = _("Đã triển khai phiên bản %(n)s của %(pid)s.", n=main.version, pid=main.process_id)
-    if result.followers:
-        message += " " + _("Các quy trình dùng phần vừa triển khai cũng có phiên bản mới: %(what)s.",
-                           what=", ".join(result.followers))
-    for process_id, why in result.not_followed.items():
-        message += " " + _("%(pid)s chưa dùng phần mới: %(why)s", pid=process_id, why=why)
     return jsonify({
         "process_id": main.process_id, "version": main.version, "changed": main.changed, "message": message,
-        "followers": result.followers, "not_followed": result.not_followed,
         "versions_url": url_for("studio.versions", process_id=main.process_id),
         "migrate_url": url_for("studio.migrate", process_id=main.process_id),
     }), (201 if main.changed else 200)
