@@ -250,6 +250,12 @@ def upload():
         flash(_("Đã triển khai: %(what)s.", what=", ".join(changed)), "success")
     else:
         flash(_("Không có gì thay đổi: các tệp giống phiên bản đang dùng."), "info")
+    if result.decisions:
+        # a process carries its fee tables in its own version: say so rather than let a designer believe
+        # new dossiers already use the new fees
+        flash(_("Bảng %(ids)s đã lưu. Các quy trình dùng bảng này chỉ áp dụng bảng mới khi được triển khai lại "
+                "(tải lên lại quy trình, hoặc flask bpmn deploy cả thư mục bpmn/).", ids=", ".join(result.decisions)),
+              "info")
     return redirect(url_for("studio.index"))
 
 

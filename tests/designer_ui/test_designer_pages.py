@@ -6,6 +6,7 @@ modeler's script does. What the browser draws is tested in tests/browser/test_de
 
 from __future__ import annotations
 
+import html as html_module
 import re
 
 import pytest
@@ -416,6 +417,12 @@ def test_upload_checks_type_note_and_validity_then_deploys(designer, sessions, p
     assert r.status_code == 200 and 'filename="fee_schedule.dmn"' in r.headers["Content-Disposition"]
     assert r.data == (LIBRARY / "common" / "fee_schedule.dmn").read_bytes()
     assert designer.get("/designer/decisions?download=khong_co").status_code == 404
+    # a new fee table uploaded alone: the page says the procedures take it only when deployed again
+    r = upload(("fee_schedule.dmn", (LIBRARY / "common" / "fee_schedule.dmn").read_bytes().replace(
+        b"<text>15000</text>", b"<text>20000</text>")), note="lệ phí mới")
+    assert r.status_code == 302
+    page = html_module.unescape(designer.get(r.location).get_data(as_text=True))
+    assert "Bảng fee_schedule đã lưu. Các quy trình dùng bảng này chỉ áp dụng bảng mới khi được triển khai lại" in page
     r = designer.get(f"/designer/{BIRTH}/xml?version=1&download=1")
     assert 'filename="ward_birth_registration.v1.bpmn"' in r.headers["Content-Disposition"]
 
