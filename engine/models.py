@@ -125,6 +125,8 @@ class DecisionVersion(Base):
     decision_id: Mapped[str] = mapped_column(String(255), index=True)
     file_id: Mapped[int] = mapped_column(ForeignKey("deployment_files.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # written back into bpmn/ by `flask bpmn export` (as ProcessVersion.exported_at): disk edits deploy again
+    exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     file: Mapped[DeploymentFile] = relationship()
 

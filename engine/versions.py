@@ -9,7 +9,9 @@ Which one wins (bpmn/README.md, "Disk and browser"):
 - a disk deploy never silently overwrites a browser version: when the latest version
   did not come from disk (nor was exported to disk), a file that is unchanged since the
   last disk deploy/export is skipped, and a changed one is refused until the designer
-  runs ``flask bpmn export``, merges, and deploys again (or passes ``--force``).
+  runs ``flask bpmn export``, merges, and deploys again (or passes ``--force``);
+- the same holds for DMN tables (fee schedules) uploaded in the browser: ``bpmn deploy`` keeps them
+  over an older file in bpmn/, refuses a file changed on both sides, and ``bpmn export`` writes them.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from sqlalchemy.orm import Session
 from engine.db import utcnow
 from engine.deployments import DeployResult, deploy, latest_version, sha256
 from engine.errors import Conflict, DeploymentInvalid, FormInvalid, InvalidState, NotFound
-from engine.models import FINISHED_STATUSES, Deployment, Instance, ProcessVersion
-from engine.parser import BPMN_NS, XmlRejected, parse_xml
+from engine.models import FINISHED_STATUSES, DecisionVersion, Deployment, Instance, ProcessVersion
+from engine.parser import BPMN_NS, XmlRejected, load_source, parse_xml
 from engine.validation import Problem
 
 SOURCES = ("disk", "ui", "api")
@@ -485,6 +487,10 @@ def plan_disk_deploy(session: Session, files: list[tuple[str, bytes]], force: bo
     """Apply the disk-vs-browser rule to files read from bpmn/ (see the module docstring)."""
     plan = DiskPlan()
     for name, content in files:
+        if name.lower().endswith(".dmn"):
+            verdict, messages = _dmn_verdict(session, name, content)
+            _plan_file(plan, name, content, "deploy" if force else verdict, messages)
+            continue
         if not name.lower().endswith(".bpmn"):
             plan.deploy.append((name, content))
             continue
@@ -518,13 +524,53 @@ def plan_disk_deploy(session: Session, files: list[tuple[str, bytes]], force: bo
                     f"{latest.version} to bpmn/), merge your changes with git, then deploy again — "
                     "or deploy with --force to replace it with the file on disk"
                 )
-        if force or verdict == "deploy":
-            plan.deploy.append((name, content))
-        elif verdict == "skip":
-            plan.skipped.extend(messages)
-        else:
-            plan.refused.extend(messages)
+        _plan_file(plan, name, content, "deploy" if force else verdict, messages)
     return plan
+
+
+def _plan_file(plan: DiskPlan, name: str, content: bytes, verdict: str, messages: list[str]) -> None:
+    if verdict == "deploy":
+        plan.deploy.append((name, content))
+    elif verdict == "skip":
+        plan.skipped.extend(messages)
+    else:
+        plan.refused.extend(messages)
+
+
+def _decision_history(session: Session, decision_id: str) -> list[DecisionVersion]:
+    return list(session.scalars(select(DecisionVersion).where(DecisionVersion.decision_id == decision_id)
+                                .order_by(DecisionVersion.id)))
+
+
+def _dmn_verdict(session: Session, name: str, content: bytes) -> tuple[str, list[str]]:
+    """The disk-vs-browser rule for a fee table: a table uploaded in the studio is not replaced by an
+    older or different file from bpmn/ without --force (before, the next disk deploy restored the old
+    fees silently)."""
+    try:
+        decision_ids = load_source(name, content).decision_ids()
+    except XmlRejected:
+        return "deploy", []  # deploy reports the problem with its line
+    digest = sha256(content)
+    verdict, messages = "deploy", []
+    for decision_id in decision_ids:
+        history = _decision_history(session, decision_id)
+        if not history:
+            continue
+        latest = history[-1]
+        if latest.file.sha256 == digest or latest.file.deployment.source == "disk" or latest.exported_at:
+            continue
+        who = (f"uploaded in the browser by {latest.file.deployment.deployed_by or '?'} "
+               f"({latest.created_at:%Y-%m-%d %H:%M})")
+        if any(row.file.sha256 == digest for row in history[:-1]):
+            verdict = "skip" if verdict == "deploy" else verdict
+            messages.append(f"{name}: {decision_id}: kept the table {who}; the file holds an older one. Run "
+                            "`flask --app wsgi bpmn export` to write it to bpmn/ and commit it")
+        else:
+            verdict = "refuse"
+            messages.append(f"{name}: {decision_id}: refused: the table was {who} and the file on disk changed "
+                            "too; a deploy would silently overwrite it. Run `flask --app wsgi bpmn export`, merge "
+                            "with git, then deploy again — or deploy with --force")
+    return verdict, messages
 
 
 def export_versions(session: Session, directory: str | Path, process_ids: list[str] | None = None,
@@ -562,4 +608,33 @@ def export_versions(session: Session, directory: str | Path, process_ids: list[s
         path.write_bytes(pv.file.content.encode("utf-8"))
         pv.exported_at = utcnow()
         written.append((path, pv.process_id, pv.version))
+    if process_ids is None:
+        written.extend(_export_decisions(session, root, force))
+    return written
+
+
+def _export_decisions(session: Session, root: Path, force: bool) -> list[tuple[Path, str, int]]:
+    """The fee tables uploaded in the browser, written into bpmn/ beside the processes."""
+    existing = {p.name: p for p in sorted(root.rglob("*.dmn"))} if root.exists() else {}
+    latest: dict[str, tuple[DecisionVersion, int]] = {}
+    for row in session.scalars(select(DecisionVersion).order_by(DecisionVersion.id)):
+        latest[row.decision_id] = (row, (latest.get(row.decision_id, (None, 0))[1]) + 1)
+    written: list[tuple[Path, str, int]] = []
+    done: set[int] = set()
+    for decision_id, (row, number) in sorted(latest.items()):
+        if row.file.deployment.source == "disk" or row.exported_at is not None:
+            continue
+        path = existing.get(row.file.name, root / row.file.name)
+        if row.file_id not in done:
+            if path.exists() and not force:
+                on_disk = sha256(path.read_bytes())
+                known = {r.file.sha256 for r in _decision_history(session, decision_id)}
+                if on_disk != row.file.sha256 and on_disk not in known:
+                    raise Conflict(f"{path} changed on disk since it was last deployed; commit or stash it before "
+                                   f"exporting the table {decision_id!r} (or export with --force)")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(row.file.content.encode("utf-8"))
+            done.add(row.file_id)
+        row.exported_at = utcnow()
+        written.append((path, decision_id, number))
     return written

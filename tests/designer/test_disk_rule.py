@@ -96,3 +96,59 @@ def test_export_keeps_a_file_changed_on_disk(app, sessions, people, folder):
     assert path.read_text(encoding="utf-8") == edited
     r = cli(app, "bpmn", "export", "khong_co", "--dir", str(folder))
     assert r.exit_code == 1 and "not deployed" in r.output + r.stderr
+
+
+def _browser_fee_table(sessions, old: bytes, new: bytes) -> bytes:
+    from engine.deployments import deploy
+
+    content = (LIBRARY / "common" / "fee_schedule.dmn").read_bytes().replace(old, new)
+    with sessions() as s:
+        deploy(s, [("fee_schedule.dmn", content)], DESIGNER, note="lệ phí mới", source="ui")
+        s.commit()
+    return content
+
+
+def _fee_tables(sessions) -> int:
+    from sqlalchemy import func, select
+
+    from engine.models import DecisionVersion
+
+    with sessions() as s:
+        return s.scalar(select(func.count()).select_from(DecisionVersion))
+
+
+def test_a_fee_table_from_the_browser_is_not_overwritten_by_the_disk(app, sessions, people, folder):
+    assert cli(app, "bpmn", "deploy", str(folder)).exit_code == 0
+    browser = _browser_fee_table(sessions, b"<text>15000</text>", b"<text>20000</text>")
+    assert _fee_tables(sessions) == 2
+
+    # bpmn/ still holds the older table: skipped, the browser's table stays
+    r = cli(app, "bpmn", "deploy", str(folder))
+    assert r.exit_code == 0, r.output
+    assert "skipped: fee_schedule.dmn: fee_schedule: kept the table uploaded in the browser by thietke" in r.stderr
+    assert _fee_tables(sessions) == 2
+
+    # edited on disk as well: refused, with what to do; --force makes the disk win
+    path = folder / "common" / "fee_schedule.dmn"
+    path.write_bytes(path.read_bytes().replace(b"<text>15000</text>", b"<text>18000</text>"))
+    r = cli(app, "bpmn", "deploy", str(folder))
+    assert r.exit_code == 1 and "fee_schedule.dmn: fee_schedule: refused:" in r.stderr and "--force" in r.stderr
+    assert _fee_tables(sessions) == 2
+    assert cli(app, "bpmn", "deploy", str(folder), "--force", "--note", "bảng trên đĩa").exit_code == 0
+    assert _fee_tables(sessions) == 3
+    assert browser != path.read_bytes()
+
+
+def test_export_writes_the_browser_fee_table_then_disk_edits_deploy(app, sessions, people, folder):
+    assert cli(app, "bpmn", "deploy", str(folder)).exit_code == 0
+    browser = _browser_fee_table(sessions, b"<text>15000</text>", b"<text>20000</text>")
+    path = folder / "common" / "fee_schedule.dmn"
+    r = cli(app, "bpmn", "export", "--dir", str(folder))
+    assert r.exit_code == 0, r.output
+    assert f"fee_schedule: version 2 -> {path}" in r.output and path.read_bytes() == browser
+    assert "nothing to export" in cli(app, "bpmn", "export", "--dir", str(folder)).stderr
+
+    path.write_bytes(browser.replace(b"<text>20000</text>", b"<text>25000</text>"))  # the base now: deploys
+    r = cli(app, "bpmn", "deploy", str(folder), "--note", "lệ phí 25.000")
+    assert r.exit_code == 0, r.stderr
+    assert _fee_tables(sessions) == 3
