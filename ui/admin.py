@@ -30,8 +30,7 @@ from engine.actors import (
 )
 from engine.models import Department, LaneMapping
 from server.database import db
-from server.extensions import login_manager
-from ui.security import roles_required
+from ui.security import administrators_only, roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 audit = logging.getLogger("motcua.audit")
@@ -41,14 +40,7 @@ LANE_MAX = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-@bp.before_request
-def _administrators_only():
-    """Every page of this blueprint, present and future: signed in (else /login), role admin (else 403)."""
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if ROLE_ADMIN not in (current_user.roles or ()):
-        abort(403)
-    return None
+bp.before_request(administrators_only)  # every page: signed in, role admin
 
 
 def role_labels() -> dict[str, str]:

@@ -12,7 +12,6 @@ import math
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import func, select
 
 from accounts.models import ApiToken, User
@@ -20,8 +19,7 @@ from accounts.service import revoke_token, tokens_query
 from engine.actors import ROLE_ADMIN
 from engine.errors import NotFound
 from server.database import db
-from server.extensions import login_manager
-from ui.security import roles_required
+from ui.security import administrators_only, roles_required
 
 bp = Blueprint("tokens_admin", __name__, url_prefix="/admin/integrations/tokens")
 
@@ -29,14 +27,7 @@ PAGE_SIZE = 50
 STATES = ("active", "revoked", "all")
 
 
-@bp.before_request
-def _administrators_only():
-    """Signed in (else /login), role admin (else 403), as every /admin page."""
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if ROLE_ADMIN not in (current_user.roles or ()):
-        abort(403)
-    return None
+bp.before_request(administrators_only)  # every page: signed in, role admin
 
 
 @bp.get("")

@@ -36,8 +36,7 @@ from integrations.models import (
     WebhookSubscription,
 )
 from server.database import db
-from server.extensions import login_manager
-from ui.security import current_actor, roles_required
+from ui.security import administrators_only, current_actor, roles_required
 
 bp = Blueprint("integrations_admin", __name__, url_prefix="/admin/integrations")
 
@@ -48,14 +47,7 @@ ALL_TYPES = "*"
 BADGES = {PENDING: "none", DELIVERED: "ok", FAILED: "warned", DEAD: "overdue"}  # .due colours of app.css
 
 
-@bp.before_request
-def _administrators_only():
-    """Every page here: signed in (else /login), role admin (else 403) — as the other admin pages."""
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if ROLE_ADMIN not in (current_user.roles or ()):
-        abort(403)
-    return None
+bp.before_request(administrators_only)  # every page: signed in, role admin
 
 
 # ------------------------------------------------------------------- labels

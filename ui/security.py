@@ -9,7 +9,8 @@ from flask import abort
 from flask_login import current_user, login_required
 
 from accounts.service import actor_for
-from engine.actors import Actor
+from engine.actors import ROLE_ADMIN, Actor
+from server.extensions import login_manager
 
 
 def current_actor() -> Actor:
@@ -30,3 +31,13 @@ def roles_required(*roles: str) -> Callable:
         return wrapper
 
     return decorator
+
+
+def administrators_only():
+    """A blueprint's before_request for every page of it, present and future: signed in (else /login),
+    role admin (else 403)."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if ROLE_ADMIN not in (current_user.roles or ()):
+        abort(403)
+    return None
