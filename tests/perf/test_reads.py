@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, select
 
 from dossiers.inbox import InboxFilters, inbox_page
 from dossiers.models import Dossier
@@ -28,16 +28,6 @@ ACTORS = [
     Actor("nguoidung", frozenset({"specialist"})),  # no department: only what is offered by name
     Actor("x_y%", frozenset({"specialist"}), frozenset({"A_B"})),  # LIKE wildcards in names mean nothing here
 ]
-
-
-def _counter(app) -> list[str]:
-    statements: list[str] = []
-
-    @event.listens_for(app.extensions["motcua.engine"], "before_cursor_execute")
-    def _count(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    return statements
 
 
 def _offered_tasks(session, instance_id: str) -> dict[str, HumanTask]:
@@ -119,14 +109,14 @@ def test_rebuilding_the_candidate_table_gives_what_the_listener_wrote(onestop):
         assert rebuild_task_candidates(s.connection()) == 0  # idempotent
 
 
-def test_inbox_first_page_is_two_statements_and_filters_still_apply(app, onestop):
+def test_inbox_first_page_is_two_statements_and_filters_still_apply(onestop, counter):
     with onestop() as s:
         dossier = submit(s)
         _offered_tasks(s, dossier.id)
         s.commit()
-    statements = _counter(app)
+    statements = counter.statements
     with onestop() as s:
-        statements.clear()
+        counter.reset()
         page = inbox_page(s, ACTORS[2], "department")
         assert len([q for q in statements if q.lstrip().upper().startswith("SELECT")]) == 2, statements
         dues = [r.task.due_at for r in page.rows]  # soonest due first, undated last
@@ -138,19 +128,20 @@ def test_inbox_first_page_is_two_statements_and_filters_still_apply(app, onestop
         assert [r.task.element_id for r in desk.rows] == ["reception"] and desk.counts["department"] == 1
 
 
-def test_dossier_page_statements_stay_few_and_do_not_grow_with_the_history(app, onestop, is_postgres):
+def test_dossier_page_statements_stay_few_and_do_not_grow_with_the_history(app, onestop, is_postgres, counter):
     with onestop() as s:
         dossier = submit(s)
         code, dossier_id = dossier.code, dossier.id
     desk = sign_in(app, "tiepnhan")
-    statements = _counter(app)
+    statements = counter.statements
+    counter.reset()
     assert desk.get(f"/dossiers/{code}").status_code == 200
     first = len(statements)
     with onestop() as s:
         complete(s, s.get(Dossier, dossier_id), "reception", {"reception_outcome": "accept"}, DESK)
         complete(s, s.get(Dossier, dossier_id), "review", {"review_outcome": "ok"}, SPECIALIST)
     specialist = sign_in(app, "chuyenvien")
-    statements.clear()
+    counter.reset()
     assert specialist.get(f"/dossiers/{code}").status_code == 200
     later = len(statements)
     # measured: 13 on the first render of a process version (its diagram read and parsed once), 11 after:

@@ -5,65 +5,38 @@ round trips to every step or lets a step's cost grow with the instance's history
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from sqlalchemy import event
-
-from engine.actors import Actor
 from engine.deployments import deploy
 from engine.models import Instance
 from engine.runtime import Runtime
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bpmn"
-CLERK = Actor("tiepnhan", frozenset({"clerk"}), frozenset({"MOTCUA"}))
+from tests.perf.conftest import BENCH, CLERK, complete_next
 
 
-def _counter(engine) -> list[int]:
-    count = [0]
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _count(*_args) -> None:
-        count[0] += 1
-
-    return count
-
-
-def _complete_next(sessions, instance_id: str, data: dict) -> None:
-    with sessions() as s:
-        runtime = Runtime(s)
-        [task] = runtime.open_tasks(instance_id)
-        runtime.complete_task(task.id, data, CLERK)
-        s.commit()
-
-
-def test_a_persisted_step_issues_a_bounded_number_of_statements(app, sessions, is_postgres):
+def test_a_persisted_step_issues_a_bounded_number_of_statements(sessions, counter, is_postgres):
     with sessions() as s:
         deploy(s, [("standard_flow.bpmn", (BENCH / "standard_flow.bpmn").read_bytes())], "test")
         iid = Runtime(s).start("bench_standard_flow", actor=CLERK).id
         s.commit()
-    count = _counter(app.extensions["motcua.engine"])
     per_step = []
     for n in range(1, 6):
-        count[0] = 0
-        _complete_next(sessions, iid, {f"u{n}_note": "đủ", f"u{n}_amount": 1, f"u{n}_ok": True})
-        per_step.append(count[0])
+        counter.reset()
+        complete_next(sessions, iid, {f"u{n}_note": "đủ", f"u{n}_amount": 1, f"u{n}_ok": True})
+        per_step.append(counter.n)
     with sessions() as s:
         assert s.get(Instance, iid).status == "completed"
     # measured: 11-12 on PostgreSQL; 15-16 on SQLite, where BEGIN IMMEDIATE is a statement too
     assert max(per_step) <= (13 if is_postgres else 16), per_step
 
 
-def test_statements_per_step_do_not_grow_with_history(app, sessions):
+def test_statements_per_step_do_not_grow_with_history(sessions, counter):
     with sessions() as s:
         deploy(s, [("loop_flow.bpmn", (BENCH / "loop_flow.bpmn").read_bytes())], "test")
         iid = Runtime(s).start("bench_loop_flow", data={"limit": 30}, actor=CLERK).id
         s.commit()
-    count = _counter(app.extensions["motcua.engine"])
     per_round = {}
     for n in range(1, 31):
-        count[0] = 0
-        _complete_next(sessions, iid, {"note": "vòng", "amount": n})
-        per_round[n] = count[0]
+        counter.reset()
+        complete_next(sessions, iid, {"note": "vòng", "amount": n})
+        per_round[n] = counter.n
     with sessions() as s:
         assert s.get(Instance, iid).status == "completed"
     assert per_round[29] <= per_round[1], per_round

@@ -9,48 +9,16 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
-from engine.actors import Actor
 from engine.db import utcnow
 from engine.deployments import deploy
 from engine.models import EventLogEntry, HumanTask, Instance, InstanceState, Wait
 from engine.runtime import Runtime
 from engine.worker import fire_due_timers
 from tests.conftest import auth
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bpmn"
-CLERK = Actor("tiepnhan", frozenset({"clerk"}), frozenset({"MOTCUA"}))
-
-
-class _Counter:
-    def __init__(self, engine) -> None:
-        self.engine = engine
-        self.statements: list[str] = []
-        event.listen(engine, "before_cursor_execute", self._count)
-
-    def _count(self, _conn, _cursor, statement, *_args) -> None:
-        self.statements.append(statement.split(None, 3)[:3] and " ".join(statement.split()[:6]))
-
-    def reset(self) -> None:
-        self.statements.clear()
-
-    @property
-    def n(self) -> int:
-        return len(self.statements)
-
-    def close(self) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._count)
-
-
-@pytest.fixture
-def counter(app):
-    c = _Counter(app.extensions["motcua.engine"])
-    yield c
-    c.close()
+from tests.perf.conftest import BENCH, CLERK, complete_next
 
 
 def _limits(is_postgres: bool, pg: int) -> int:
@@ -123,14 +91,6 @@ def test_a_fired_timer_issues_few_statements(app, sessions, counter, is_postgres
     assert per_timer <= (9.2 if is_postgres else 13.2), (per_timer, counter.statements)
 
 
-def _complete_next(sessions, instance_id: str, data: dict) -> None:
-    with sessions() as s:
-        runtime = Runtime(s)
-        [task] = runtime.open_tasks(instance_id)
-        runtime.complete_task(task.id, data, CLERK)
-        s.commit()
-
-
 def test_a_long_loop_keeps_its_stored_state_flat_and_completes(app, sessions):
     rounds = 200
     with sessions() as s:
@@ -139,7 +99,7 @@ def test_a_long_loop_keeps_its_stored_state_flat_and_completes(app, sessions):
         s.commit()
     sizes = {}
     for n in range(1, rounds + 1):
-        _complete_next(sessions, iid, {"note": f"vòng {n}", "amount": n})
+        complete_next(sessions, iid, {"note": f"vòng {n}", "amount": n})
         if n in (1, 2, 50, 199):
             with sessions() as s:
                 sizes[n] = len(s.get(InstanceState, iid).state)
