@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from dossiers import service
 from engine.actors import Actor
 from engine.calendar import VN_TZ
 from engine.runtime import Runtime
@@ -26,3 +27,12 @@ def complete(session, dossier, element_id, data, actor):
     rt.complete_task(task.id, data, actor)
     session.commit()
     return task
+
+
+def submit(session, **kw):
+    """A dossier of the one-stop test procedure (9.999001) filed at the desk by the portal; committed."""
+    args = {"procedure_code": "9.999001", "channel": "in_person", "applicant": APPLICANT, "data": {}, "actor": PORTAL}
+    args.update(kw)
+    dossier = service.submit(session, **args)
+    session.commit()
+    return dossier

@@ -13,15 +13,7 @@ from dossiers.models import Dossier, Notification
 from engine.db import utcnow
 from engine.errors import EngineError, InvalidState, NotFound
 from engine.models import EventLogEntry, HumanTask
-from tests.dossiers.conftest import APPLICANT, DESK, LEADER, PORTAL, SPECIALIST, complete, vn
-
-
-def submit(session, **kw):
-    args = {"procedure_code": "9.999001", "channel": "in_person", "applicant": APPLICANT, "data": {}, "actor": PORTAL}
-    args.update(kw)
-    dossier = service.submit(session, **args)
-    session.commit()
-    return dossier
+from tests.dossiers.conftest import DESK, LEADER, PORTAL, SPECIALIST, complete, submit, vn
 
 
 def statuses(session, dossier):

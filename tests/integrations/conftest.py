@@ -10,10 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from dossiers import service
 from engine.db import utcnow
 from integrations import settings, webhooks
-from tests.dossiers.conftest import APPLICANT, PORTAL
 from tests.live import free_port
 
 
@@ -106,9 +104,3 @@ def subscribe(session, receiver: Receiver, event_types=("*",), procedure_codes=N
     return sub
 
 
-def submit(session, **kw):
-    args = {"procedure_code": "9.999001", "channel": "in_person", "applicant": APPLICANT, "data": {}, "actor": PORTAL}
-    args.update(kw)
-    dossier = service.submit(session, **args)
-    session.commit()
-    return dossier

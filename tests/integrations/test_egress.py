@@ -12,7 +12,7 @@ from engine.actors import Actor
 from engine.errors import EngineError
 from integrations import egress, settings, webhooks
 from integrations.models import FAILED, Delivery, DeliveryAttempt
-from tests.integrations.conftest import submit
+from tests.dossiers.conftest import submit
 
 OWNER = Actor("congdvc", frozenset({"integrator"}))
 

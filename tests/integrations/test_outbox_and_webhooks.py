@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from dossiers import lateness, service
 from integrations import settings, webhooks
 from integrations.models import DEAD, DELIVERED, FAILED, Delivery, DeliveryAttempt, OutboxEvent
-from tests.dossiers.conftest import DESK, LEADER, PORTAL, SPECIALIST, complete, vn
-from tests.integrations.conftest import Clock, Receiver, submit, subscribe
+from tests.dossiers.conftest import DESK, LEADER, PORTAL, SPECIALIST, complete, submit, vn
+from tests.integrations.conftest import Clock, Receiver, subscribe
 from tests.live import free_port
 
 

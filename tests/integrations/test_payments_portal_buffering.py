@@ -224,8 +224,7 @@ def test_portal_feed_records_along_a_real_procedure(licence, client, receiver, q
 
 
 def test_portal_feed_supplement_history(onestop, receiver, quick_settings):
-    from tests.dossiers.conftest import DESK, SPECIALIST, complete
-    from tests.integrations.conftest import submit
+    from tests.dossiers.conftest import DESK, SPECIALIST, complete, submit
 
     previous = settings.override(portal_feed_url=receiver.url, portal_feed_secret="s")
     try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tests.conftest import auth
-from tests.integrations.conftest import submit, subscribe
+from tests.dossiers.conftest import submit
+from tests.integrations.conftest import subscribe
 
 HOOK = {"url": "http://127.0.0.1:9/hooks", "event_types": ["dossier.submitted", "dossier.accepted"],
         "procedure_codes": ["9.999001"], "description": "Cổng DVC tỉnh"}

@@ -13,7 +13,8 @@ from accounts.audit import AuditEntry
 from engine.actors import Actor
 from integrations import settings, webhooks
 from integrations.models import DEAD, FAILED, PENDING, PORTAL_TARGET, Delivery, DeliveryAttempt, WebhookSubscription
-from tests.integrations.conftest import receiver, submit  # noqa: F401 - receiver is a fixture
+from tests.dossiers.conftest import submit
+from tests.integrations.conftest import receiver  # noqa: F401 - receiver is a fixture
 from tests.ui.helpers import csrf, csrf_of, sign_in
 
 ADMIN = Actor("admin", frozenset({"admin"}))

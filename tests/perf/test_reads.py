@@ -17,9 +17,8 @@ from engine.actors import Actor
 from engine.db import utcnow
 from engine.models import TASK_COMPLETED, TASK_READY, HumanTask, TaskCandidate
 from tests.conftest import auth
-from tests.dossiers.conftest import DESK, SPECIALIST, complete
+from tests.dossiers.conftest import DESK, SPECIALIST, complete, submit
 from tests.ui.helpers import sign_in
-from tests.ui.test_dossier_page import submit
 
 ACTORS = [
     DESK, SPECIALIST,

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from dossiers import lateness, service
+from dossiers import lateness
 from dossiers.models import Apology, Dossier
 from engine.calendar import VN_TZ
 from engine.db import utcnow
 from engine.deadlines import current_calendar
 from engine.deployments import deploy
 from engine.models import HumanTask
-from tests.dossiers.conftest import APPLICANT, DESK, PORTAL, SPECIALIST, complete, vn
+from tests.dossiers.conftest import APPLICANT, DESK, SPECIALIST, complete, submit, vn
 from tests.ui.helpers import csrf, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,12 +57,6 @@ CALLER_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 """.encode()
 
 
-def submit(session, **kw) -> Dossier:
-    args = {"procedure_code": "9.999001", "channel": "in_person", "applicant": APPLICANT, "data": {}, "actor": PORTAL}
-    args.update(kw)
-    dossier = service.submit(session, **args)
-    session.commit()
-    return dossier
 
 
 def diagram(client, code: str) -> dict:
